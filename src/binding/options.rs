@@ -1,0 +1,119 @@
+//! The objects that cross the N-API boundary. `index.js` validates user input and builds
+//! these; the `#[napi]` functions in `mod.rs` check them once more and hand them to the core.
+
+use napi_derive::napi;
+
+use crate::core::error::SnapError;
+use crate::core::sink::{round3, Outcome};
+
+/// Where and how one snapshot file is written.
+#[napi(object)]
+pub struct SinkOptions {
+    /// The final file name, absolute or relative to the process's working directory.
+    pub path: String,
+    /// `'gzip'` or `'none'`.
+    pub compress: String,
+    /// gzip level 1–9 (ignored without compression).
+    pub level: Option<u32>,
+    /// The sidecar's start fields as a JSON object text; absent: no sidecar.
+    pub sidecar: Option<String>,
+    /// Print progress lines on stderr about every 2 s.
+    pub progress: Option<bool>,
+}
+
+/// A failed file operation, with the fields of Node's own fs errors.
+#[napi(object)]
+pub struct NativeError {
+    pub code: String,
+    pub errno: i32,
+    pub syscall: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl From<SnapError> for NativeError {
+    fn from(e: SnapError) -> Self {
+        NativeError {
+            code: e.code,
+            errno: e.errno,
+            syscall: e.syscall,
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
+/// A durable snapshot file.
+#[napi(object)]
+pub struct NativeOutcome {
+    pub path: String,
+    pub bytes: f64,
+    pub raw_bytes: f64,
+    pub compression: String,
+    pub level: Option<u32>,
+    pub stall_ms: f64,
+    pub total_ms: f64,
+    pub sidecar: Option<String>,
+    pub sidecar_error: Option<NativeError>,
+}
+
+/// Exactly one of `ok` and `error` is set.
+#[napi(object)]
+pub struct NativeResult {
+    pub ok: Option<NativeOutcome>,
+    pub error: Option<NativeError>,
+}
+
+impl From<Result<Outcome, SnapError>> for NativeResult {
+    fn from(r: Result<Outcome, SnapError>) -> Self {
+        match r {
+            Ok(o) => NativeResult {
+                ok: Some(NativeOutcome {
+                    path: o.path.display().to_string(),
+                    bytes: o.bytes as f64,
+                    raw_bytes: o.raw_bytes as f64,
+                    compression: o.compression.name().into(),
+                    level: o.compression.level(),
+                    stall_ms: round3(o.stall_ms),
+                    total_ms: round3(o.total_ms),
+                    sidecar: o.sidecar.map(|p| p.display().to_string()),
+                    sidecar_error: o.sidecar_error.map(NativeError::from),
+                }),
+                error: None,
+            },
+            Err(e) => NativeResult {
+                ok: None,
+                error: Some(e.into()),
+            },
+        }
+    }
+}
+
+/// How taking the snapshot through the V8 bridge went.
+#[napi(object)]
+pub struct TakeResult {
+    /// Every byte of the snapshot reached the writer.
+    pub complete: bool,
+    pub generate_ms: f64,
+    pub serialize_ms: f64,
+    /// Why the snapshot could not be taken (the writer's own errors come from `finish`).
+    pub error: Option<String>,
+}
+
+/// One V8/Node entry point the bridge looked up.
+#[napi(object)]
+pub struct NativeSymbol {
+    pub purpose: String,
+    /// The mangled name it resolved under; absent when no candidate resolved.
+    pub resolved: Option<String>,
+}
+
+/// What the V8 bridge found in this `node`.
+#[napi(object)]
+pub struct NativeCapabilities {
+    pub native: bool,
+    pub take_variant: Option<String>,
+    pub interrupts: bool,
+    pub near_heap_limit: bool,
+    pub symbols: Vec<NativeSymbol>,
+}

@@ -1,0 +1,146 @@
+//! Errors that carry what Node users expect on a failed file operation: `code`, `errno`,
+//! `syscall`, `path` and a message in Node's own style (`ENOENT: no such file or directory,
+//! open '/x'`).
+
+use std::ffi::CStr;
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapError {
+    /// `ENOENT`, `EFBIG`, … or one of this module's own codes (`ERR_SNAPSHOT_ABORTED`).
+    pub code: String,
+    /// The positive OS errno, 0 when the error does not come from the OS.
+    pub errno: i32,
+    pub syscall: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl SnapError {
+    /// An error from a failed system call on `path`.
+    pub fn io(err: &io::Error, syscall: &str, path: &Path) -> Self {
+        let path = path.display().to_string();
+        match err.raw_os_error() {
+            Some(errno) => Self::os(errno, syscall, &path),
+            None => SnapError {
+                code: "EINVAL".into(),
+                errno: libc::EINVAL,
+                syscall: syscall.into(),
+                message: format!("EINVAL: {err}, {syscall} '{path}'"),
+                path,
+            },
+        }
+    }
+
+    /// An error for an OS errno, as Node formats it.
+    pub fn os(errno: i32, syscall: &str, path: &str) -> Self {
+        let code = errno_name(errno);
+        SnapError {
+            message: format!("{code}: {}, {syscall} '{path}'", describe(errno)),
+            code,
+            errno,
+            syscall: syscall.into(),
+            path: path.into(),
+        }
+    }
+
+    /// An error that is not an OS error (the code names it, e.g. `ERR_SNAPSHOT_ABORTED`).
+    pub fn other(code: &str, syscall: &str, path: &Path, message: impl Into<String>) -> Self {
+        SnapError {
+            code: code.into(),
+            errno: 0,
+            syscall: syscall.into(),
+            path: path.display().to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SnapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SnapError {}
+
+/// The symbolic name of an errno (`ENOENT`), as `uv_err_name` gives it.
+pub fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
+        libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::EDQUOT => "EDQUOT",
+        libc::EINTR => "EINTR",
+        libc::ECANCELED => "ECANCELED",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOTSUP => "ENOTSUP",
+        _ => return format!("UNKNOWN_ERRNO_{errno}"),
+    };
+    name.to_string()
+}
+
+/// The OS's description of an errno, lower-cased at the start as libuv prints it.
+fn describe(errno: i32) -> String {
+    // SAFETY: strerror returns a pointer to a NUL-terminated static or thread-local string that
+    // stays valid until the next strerror call on this thread; it is copied at once.
+    let text = unsafe { CStr::from_ptr(libc::strerror(errno)) }
+        .to_string_lossy()
+        .into_owned();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_carry_node_style_fields() {
+        let err = io::Error::from_raw_os_error(libc::ENOENT);
+        let e = SnapError::io(&err, "open", Path::new("/does/not/exist"));
+        assert_eq!(e.code, "ENOENT");
+        assert_eq!(e.errno, libc::ENOENT);
+        assert_eq!(e.syscall, "open");
+        assert_eq!(e.path, "/does/not/exist");
+        assert_eq!(
+            e.message,
+            "ENOENT: no such file or directory, open '/does/not/exist'"
+        );
+    }
+
+    #[test]
+    fn unknown_errno_is_named_not_dropped() {
+        assert_eq!(errno_name(100_000), "UNKNOWN_ERRNO_100000");
+        assert_eq!(errno_name(libc::EFBIG), "EFBIG");
+    }
+}

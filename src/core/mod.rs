@@ -1,0 +1,7 @@
+//! The pure-Rust core: file naming, the compressing writer, errors, progress. Knows nothing of
+//! V8 or N-API.
+
+pub mod error;
+pub mod naming;
+pub mod progress;
+pub mod sink;

@@ -1,0 +1,71 @@
+//! `progress: true`: a line on stderr about every two seconds while a long dump runs. Written
+//! straight to file descriptor 2 from Rust, so it works while the JS thread is blocked.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Progress {
+    interval: Duration,
+    last: Mutex<Instant>,
+}
+
+impl Progress {
+    pub fn new(interval: Duration) -> Self {
+        Progress {
+            interval,
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Prints the line `make` builds if `interval` has passed since the last line.
+    pub fn tick(&self, make: impl FnOnce() -> String) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.elapsed() < self.interval {
+            return;
+        }
+        *last = Instant::now();
+        drop(last);
+        let line = make();
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
+/// `12.3 MB` (MB = 10^6 bytes, as file managers print sizes), or `512 kB` below one megabyte.
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else {
+        format!("{} kB", bytes.div_ceil(1000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_rate_limits() {
+        let p = Progress::new(Duration::from_secs(3600));
+        let mut called = false;
+        p.tick(|| {
+            called = true;
+            String::new()
+        });
+        assert!(!called, "a line within the interval must not print");
+        let p = Progress::new(Duration::ZERO);
+        p.tick(|| {
+            called = true;
+            "heapsnap: progress test line".into()
+        });
+        assert!(called);
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(120_400_000), "120.4 MB");
+        assert_eq!(human_bytes(1), "1 kB");
+    }
+}
