@@ -42,7 +42,8 @@ fn compression_of(compress: &str, level: Option<u32>) -> Result<Compression> {
 pub struct SnapshotSink {
     sink: Option<Sink>,
     open_error: Option<NativeError>,
-    progress: Option<Arc<Progress>>,
+    /// Generation progress; the writer has its own, so each phase's first line prints at once.
+    progress: Option<Progress>,
 }
 
 #[napi]
@@ -70,15 +71,13 @@ impl SnapshotSink {
                 }
             },
         };
-        let progress = options
-            .progress
-            .unwrap_or(false)
-            .then(|| Arc::new(Progress::new(PROGRESS_INTERVAL)));
+        let wants_progress = options.progress.unwrap_or(false);
+        let progress = wants_progress.then(|| Progress::new(PROGRESS_INTERVAL));
         let spec = SinkSpec {
             path: PathBuf::from(options.path),
             compression,
             sidecar,
-            progress: progress.clone(),
+            progress: wants_progress.then(|| Arc::new(Progress::new(PROGRESS_INTERVAL))),
         };
         Ok(match Sink::open(spec) {
             Ok(sink) => SnapshotSink {
@@ -130,7 +129,7 @@ impl SnapshotSink {
         };
         let mut feed = Feed {
             sink,
-            progress: self.progress.as_deref(),
+            progress: self.progress.as_ref(),
         };
         match v8bridge::take_snapshot(&mut feed) {
             Ok(r) => TakeResult {
