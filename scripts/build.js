@@ -23,8 +23,9 @@ function run(cmd, args) {
 }
 
 if (!fs.existsSync(path.join(root, 'node_modules', '@napi-rs', 'cli', 'package.json'))) {
-  const lock = fs.existsSync(path.join(root, 'package-lock.json'))
-  run(npm, [lock ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'])
+  // `npm install` (guided by package-lock.json) rather than `npm ci`: npm 11's `ci` rejects
+  // lock files whose optional per-platform packages were resolved on another platform.
+  run(npm, ['install', '--no-audit', '--no-fund', '--ignore-scripts'])
 }
 
 const napi = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')

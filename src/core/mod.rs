@@ -4,4 +4,5 @@
 pub mod error;
 pub mod naming;
 pub mod progress;
+pub mod signal;
 pub mod sink;

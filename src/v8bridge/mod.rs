@@ -16,6 +16,7 @@
 //! Every function here that touches V8 must run on the thread that owns the current isolate
 //! (the JS thread of the calling environment).
 
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -50,6 +51,9 @@ pub enum BridgeError {
     GenerationFailed,
     /// Our own callback code panicked; the snapshot was abandoned.
     Panicked,
+    /// A snapshot is already being taken on this thread (a re-entrant request, e.g. from a
+    /// near-heap-limit callback run by the snapshot's own garbage collections).
+    Busy,
 }
 
 impl std::fmt::Display for BridgeError {
@@ -59,6 +63,7 @@ impl std::fmt::Display for BridgeError {
             BridgeError::NoIsolate => "no V8 isolate is current on this thread",
             BridgeError::GenerationFailed => "V8 returned no heap snapshot",
             BridgeError::Panicked => "the snapshot callback panicked",
+            BridgeError::Busy => "a snapshot is already being taken on this thread",
         })
     }
 }
@@ -161,6 +166,27 @@ const GET_CURRENT_CONTEXT: Wanted = Wanted {
     candidates: &["_ZN2v87Isolate17GetCurrentContextEv"],
 };
 
+const GET_HEAP_STATISTICS: Wanted = Wanted {
+    purpose: "Isolate::GetHeapStatistics",
+    candidates: &["_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE"],
+};
+const HEAP_STATISTICS_CTOR: Wanted = Wanted {
+    purpose: "HeapStatistics::HeapStatistics",
+    candidates: &["_ZN2v814HeapStatisticsC1Ev"],
+};
+const UV_AVAILABLE_MEMORY: Wanted = Wanted {
+    purpose: "uv_get_available_memory",
+    candidates: &["uv_get_available_memory"],
+};
+const UV_CONSTRAINED_MEMORY: Wanted = Wanted {
+    purpose: "uv_get_constrained_memory",
+    candidates: &["uv_get_constrained_memory"],
+};
+const UV_FREE_MEMORY: Wanted = Wanted {
+    purpose: "uv_get_free_memory",
+    candidates: &["uv_get_free_memory"],
+};
+
 const ALL: &[&Wanted] = &[
     &GET_CURRENT,
     &GET_HEAP_PROFILER,
@@ -175,6 +201,11 @@ const ALL: &[&Wanted] = &[
     &NODE_REQUEST_INTERRUPT,
     &GET_CURRENT_ENVIRONMENT,
     &GET_CURRENT_CONTEXT,
+    &GET_HEAP_STATISTICS,
+    &HEAP_STATISTICS_CTOR,
+    &UV_AVAILABLE_MEMORY,
+    &UV_CONSTRAINED_MEMORY,
+    &UV_FREE_MEMORY,
 ];
 
 /// A resolved symbol: its address and the name it resolved under.
@@ -454,6 +485,16 @@ unsafe extern "C" fn report_progress_value(this: *mut c_void, done: u32, total: 
     }
 }
 
+thread_local! {
+    /// Whether a snapshot is being taken on this thread (one isolate per thread).
+    static IN_SNAPSHOT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether [`take_snapshot`] is running on this thread.
+pub fn in_snapshot() -> bool {
+    IN_SNAPSHOT.with(|f| f.get())
+}
+
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
@@ -463,6 +504,16 @@ fn ms_since(t: Instant) -> f64 {
 /// that has an isolate entered (inside an N-API call, or an interrupt on that thread).
 pub fn take_snapshot(out: &mut dyn SnapshotOutput) -> Result<TakeReport, BridgeError> {
     let api = snapshot_api().ok_or(BridgeError::Unavailable)?;
+    if IN_SNAPSHOT.with(|f| f.replace(true)) {
+        return Err(BridgeError::Busy);
+    }
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_SNAPSHOT.with(|f| f.set(false));
+        }
+    }
+    let _reset = Reset;
     // SAFETY: GetCurrent only reads V8's thread-local "entered isolate"; null if none.
     let isolate = unsafe { (api.get_current)() };
     if isolate.is_null() {
@@ -536,6 +587,322 @@ pub fn take_snapshot(out: &mut dyn SnapshotOutput) -> Result<TakeReport, BridgeE
         serialize_ms,
         complete: ctx.ended,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environments and interrupts
+
+type GetCurrentContextFn = unsafe extern "C" fn(isolate: *mut c_void) -> *mut c_void;
+type GetCurrentEnvironmentFn = unsafe extern "C" fn(context: *mut c_void) -> *mut c_void;
+type NodeRequestInterruptFn = unsafe extern "C" fn(
+    env: *mut c_void,
+    cb: unsafe extern "C" fn(*mut c_void),
+    data: *mut c_void,
+);
+
+/// A `node::Environment*`, as an opaque address. Only [`request_interrupt`] uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvHandle(usize);
+
+/// The Node environment of the calling JS thread. Call it inside an N-API call (a HandleScope
+/// is open there).
+pub fn current_environment() -> Option<EnvHandle> {
+    let s = symbols();
+    let get_current = s.get(&GET_CURRENT)?.addr;
+    let ctx_fn = s.get(&GET_CURRENT_CONTEXT)?.addr;
+    let env_fn = s.get(&GET_CURRENT_ENVIRONMENT)?.addr;
+    // SAFETY: the addresses are Isolate::GetCurrent (static, no arguments),
+    // Isolate::GetCurrentContext(this) -> Local<Context> (one pointer, returned in a register)
+    // and node::GetCurrentEnvironment(Local<Context>) -> Environment* (the Local passed as one
+    // pointer). We are on a JS thread inside an N-API call, so an isolate is entered and a
+    // HandleScope is open for the Local.
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current)();
+        if isolate.is_null() {
+            return None;
+        }
+        let context = std::mem::transmute::<usize, GetCurrentContextFn>(ctx_fn)(isolate);
+        if context.is_null() {
+            return None;
+        }
+        let env = std::mem::transmute::<usize, GetCurrentEnvironmentFn>(env_fn)(context);
+        (!env.is_null()).then_some(EnvHandle(env as usize))
+    }
+}
+
+type InterruptTask = Box<dyn FnOnce() + Send>;
+
+unsafe extern "C" fn interrupt_trampoline(data: *mut c_void) {
+    // SAFETY: `data` is the Box leaked by request_interrupt for exactly this one call.
+    let task = unsafe { Box::from_raw(data as *mut InterruptTask) };
+    let _ = catch_unwind(AssertUnwindSafe(task));
+}
+
+/// Asks Node to run `task` on `env`'s JS thread as soon as possible: at the next V8 stack check
+/// when JS is busy, or on a wake-up of the event loop when it is idle (`node::RequestInterrupt`).
+/// `task` must not run JavaScript. Callable from any thread while `env` is alive: the caller
+/// must guarantee that (see the environment cleanup hook in the binding layer).
+pub fn request_interrupt(env: EnvHandle, task: InterruptTask) -> bool {
+    let Some(f) = symbols().get(&NODE_REQUEST_INTERRUPT) else {
+        return false;
+    };
+    let data = Box::into_raw(Box::new(task)) as *mut c_void;
+    // SAFETY: node::RequestInterrupt(Environment*, void (*)(void*), void*) is thread-safe; `env`
+    // is alive (caller's guarantee); the trampoline frees `data` when it runs. If Node never
+    // runs it (the environment is torn down first) the box leaks, which is harmless.
+    unsafe {
+        std::mem::transmute::<usize, NodeRequestInterruptFn>(f.addr)(
+            env.0 as *mut c_void,
+            interrupt_trampoline,
+            data,
+        )
+    };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// The near-heap-limit callback
+
+type NearHeapLimitCallback = unsafe extern "C" fn(*mut c_void, usize, usize) -> usize;
+type AddNearHeapLimitFn =
+    unsafe extern "C" fn(isolate: *mut c_void, cb: NearHeapLimitCallback, data: *mut c_void);
+type RemoveNearHeapLimitFn =
+    unsafe extern "C" fn(isolate: *mut c_void, cb: NearHeapLimitCallback, heap_limit: usize);
+type RestoreHeapLimitFn = unsafe extern "C" fn(isolate: *mut c_void, threshold_percent: f64);
+
+/// What a near-heap-limit handler tells V8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearLimitDecision {
+    /// The new heap limit; the bridge raises it above `current` if it is not.
+    pub new_limit: usize,
+    /// Remove the callback once this (outermost) call returns.
+    pub remove: bool,
+}
+
+/// Called with `(current_limit, initial_limit)`. It may be re-entered (the snapshot's own
+/// garbage collections call V8's callback again); it must be cheap and must not take another
+/// snapshot then.
+pub type NearLimitHandler = Box<dyn Fn(usize, usize) -> NearLimitDecision>;
+
+struct NearSlot {
+    isolate: *mut c_void,
+    handler: NearLimitHandler,
+    depth: Cell<u32>,
+    remove_pending: Cell<bool>,
+}
+
+thread_local! {
+    /// The callback this thread's isolate has registered, if any. V8 crashes when a callback
+    /// is added twice or one that is not registered is removed: this slot prevents both.
+    static NEAR_SLOT: RefCell<Option<*mut NearSlot>> = const { RefCell::new(None) };
+}
+
+/// The smallest raise over `current` we ever return (V8 crashes on a limit <= current).
+const MIN_RAISE: usize = 16 << 20;
+
+unsafe extern "C" fn near_limit_trampoline(
+    data: *mut c_void,
+    current: usize,
+    initial: usize,
+) -> usize {
+    let slot = data as *mut NearSlot;
+    // SAFETY: `data` is the NearSlot leaked by near_heap_limit_install; it is freed only when
+    // the outermost call of this trampoline removes the callback, never while a call runs.
+    let s = unsafe { &*slot };
+    s.depth.set(s.depth.get() + 1);
+    let decision = catch_unwind(AssertUnwindSafe(|| (s.handler)(current, initial))).unwrap_or(
+        NearLimitDecision {
+            new_limit: current + MIN_RAISE,
+            remove: true,
+        },
+    );
+    s.depth.set(s.depth.get() - 1);
+    if decision.remove {
+        s.remove_pending.set(true);
+    }
+    let new_limit = decision.new_limit.max(current + MIN_RAISE);
+    if s.depth.get() == 0 && s.remove_pending.get() {
+        remove_slot(slot);
+    }
+    new_limit
+}
+
+/// Removes the callback of `slot` from V8 and frees it.
+fn remove_slot(slot: *mut NearSlot) {
+    let Some(f) = symbols().get(&REMOVE_NEAR_HEAP_LIMIT) else {
+        return;
+    };
+    NEAR_SLOT.with(|cell| {
+        if *cell.borrow() == Some(slot) {
+            *cell.borrow_mut() = None;
+        }
+    });
+    // SAFETY: the callback was added on this isolate with this trampoline (NEAR_SLOT tracked
+    // it), so removing it is valid; heap_limit 0 leaves the limit as it is. Nothing uses the
+    // slot after this: the only trampoline call that could is the one running us, at depth 0.
+    unsafe {
+        let s = Box::from_raw(slot);
+        std::mem::transmute::<usize, RemoveNearHeapLimitFn>(f.addr)(
+            s.isolate,
+            near_limit_trampoline,
+            0,
+        );
+    }
+}
+
+/// Installs `handler` as this isolate's near-heap-limit callback, replacing the handler of one
+/// installed before (V8 is not called again then). Must run on the isolate's JS thread.
+pub fn near_heap_limit_install(handler: NearLimitHandler) -> Result<(), BridgeError> {
+    let s = symbols();
+    let add = s
+        .get(&ADD_NEAR_HEAP_LIMIT)
+        .ok_or(BridgeError::Unavailable)?;
+    s.get(&REMOVE_NEAR_HEAP_LIMIT)
+        .ok_or(BridgeError::Unavailable)?;
+    let get_current = s.get(&GET_CURRENT).ok_or(BridgeError::Unavailable)?;
+    if near_heap_limit_installed() {
+        near_heap_limit_remove();
+    }
+    // SAFETY: Isolate::GetCurrent takes no arguments and only reads a thread-local.
+    let isolate = unsafe { std::mem::transmute::<usize, GetCurrentFn>(get_current.addr)() };
+    if isolate.is_null() {
+        return Err(BridgeError::NoIsolate);
+    }
+    let slot = Box::into_raw(Box::new(NearSlot {
+        isolate,
+        handler,
+        depth: Cell::new(0),
+        remove_pending: Cell::new(false),
+    }));
+    NEAR_SLOT.with(|cell| *cell.borrow_mut() = Some(slot));
+    // SAFETY: Isolate::AddNearHeapLimitCallback(this, callback, data) on the current isolate,
+    // from its own thread; no callback of ours is registered (removed above), and `slot`
+    // stays alive until remove_slot.
+    unsafe {
+        std::mem::transmute::<usize, AddNearHeapLimitFn>(add.addr)(
+            isolate,
+            near_limit_trampoline,
+            slot as *mut c_void,
+        )
+    };
+    Ok(())
+}
+
+/// Whether this isolate has our near-heap-limit callback registered.
+pub fn near_heap_limit_installed() -> bool {
+    NEAR_SLOT.with(|cell| cell.borrow().is_some())
+}
+
+/// Removes this isolate's callback. Returns `false` (and does nothing) if none is registered.
+/// Inside a running callback the removal happens when it returns.
+pub fn near_heap_limit_remove() -> bool {
+    let Some(slot) = NEAR_SLOT.with(|cell| *cell.borrow()) else {
+        return false;
+    };
+    // SAFETY: the slot is registered, hence alive.
+    let s = unsafe { &*slot };
+    if s.depth.get() > 0 {
+        s.remove_pending.set(true);
+    } else {
+        remove_slot(slot);
+    }
+    true
+}
+
+/// `Isolate::AutomaticallyRestoreInitialHeapLimit(fraction)` on the current isolate: once the
+/// heap shrinks below `fraction` of the initial limit, V8 restores that limit.
+pub fn restore_initial_heap_limit(fraction: f64) {
+    let s = symbols();
+    let (Some(get_current), Some(f)) = (s.get(&GET_CURRENT), s.get(&RESTORE_HEAP_LIMIT)) else {
+        return;
+    };
+    // SAFETY: GetCurrent reads a thread-local; the restore call takes (this, double) and runs
+    // on the isolate's own thread.
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current.addr)();
+        if !isolate.is_null() {
+            std::mem::transmute::<usize, RestoreHeapLimitFn>(f.addr)(isolate, fraction);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heap statistics and available memory
+
+type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut c_void);
+type GetHeapStatisticsFn = unsafe extern "C" fn(isolate: *mut c_void, stats: *mut c_void);
+type UvMemoryFn = unsafe extern "C" fn() -> u64;
+
+/// `v8::HeapStatistics`, the fields whose offsets are the same on Node 18–26.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    pub total_heap_size: u64,
+    pub total_heap_size_executable: u64,
+    pub total_physical_size: u64,
+    pub total_available_size: u64,
+    pub used_heap_size: u64,
+    pub heap_size_limit: u64,
+    pub malloced_memory: u64,
+    pub external_memory: u64,
+    pub peak_malloced_memory: u64,
+    pub number_of_native_contexts: u64,
+    pub number_of_detached_contexts: u64,
+}
+
+/// The current isolate's heap statistics, read without running JavaScript.
+pub fn heap_statistics() -> Option<HeapStats> {
+    let s = symbols();
+    let get_current = s.get(&GET_CURRENT)?.addr;
+    let ctor = s.get(&HEAP_STATISTICS_CTOR)?.addr;
+    let get = s.get(&GET_HEAP_STATISTICS)?.addr;
+    // v8::HeapStatistics is 112 bytes on V8 10-14.1 and 120 on 14.6; 256 leaves room.
+    let mut buf = [0u64; 32];
+    // SAFETY: the constructor initialises a HeapStatistics at `buf` (larger than any known
+    // layout), and Isolate::GetHeapStatistics(this, HeapStatistics*) fills it, on the
+    // isolate's own thread.
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current)();
+        if isolate.is_null() {
+            return None;
+        }
+        let p = buf.as_mut_ptr() as *mut c_void;
+        std::mem::transmute::<usize, HeapStatisticsCtorFn>(ctor)(p);
+        std::mem::transmute::<usize, GetHeapStatisticsFn>(get)(isolate, p);
+    }
+    Some(HeapStats {
+        total_heap_size: buf[0],
+        total_heap_size_executable: buf[1],
+        total_physical_size: buf[2],
+        total_available_size: buf[3],
+        used_heap_size: buf[4],
+        heap_size_limit: buf[5],
+        malloced_memory: buf[6],
+        external_memory: buf[7],
+        peak_malloced_memory: buf[8],
+        // buf[9] is does_zap_garbage (a bool and padding)
+        number_of_native_contexts: buf[10],
+        number_of_detached_contexts: buf[11],
+    })
+}
+
+/// Memory the process may still use, as libuv sees it: `uv_get_available_memory` (cgroup-aware,
+/// Node 20+), else the cgroup limit or, without one, the free memory.
+pub fn available_memory() -> Option<u64> {
+    let s = symbols();
+    let call = |w: &Wanted| {
+        s.get(w).map(|f| {
+            // SAFETY: these libuv functions take no arguments and return a uint64_t.
+            unsafe { std::mem::transmute::<usize, UvMemoryFn>(f.addr)() }
+        })
+    };
+    if let Some(v) = call(&UV_AVAILABLE_MEMORY).filter(|v| *v > 0) {
+        return Some(v);
+    }
+    let free = call(&UV_FREE_MEMORY);
+    match call(&UV_CONSTRAINED_MEMORY).filter(|v| *v > 0 && *v < u64::MAX / 2) {
+        Some(limit) => Some(free.map_or(limit, |f| f.min(limit))),
+        None => free,
+    }
 }
 
 #[cfg(test)]
