@@ -40,11 +40,29 @@ export declare class SnapshotSink {
   abort(): void
 }
 
+/** What the process says about itself when the module loads (for sidecars written without JS). */
+export interface EnvInfo {
+  version: string
+  node: string
+  v8: string
+  hostname: string
+  platform: string
+  arch: string
+  threadId: number
+  isMainThread: boolean
+}
+
 /** `120.4 MB`: sizes as the progress and log lines print them. */
 export declare function formatBytes(bytes: number): string
 
 /** heapdump's default name, `heapdump-<ms>.<ns>.heapsnapshot` (monotonic clock, unique per call). */
 export declare function heapdumpFileName(): string
+
+/**
+ * Installs the raw signal handler (over libuv's, which the JS side has made sure is present
+ * by listening with `process.on` first) and sets what a signal dumps.
+ */
+export declare function installSignal(signum: number, options: TriggerOptions): void
 
 /** What the V8 bridge found in this `node`. */
 export declare function nativeCapabilities(): NativeCapabilities
@@ -93,6 +111,25 @@ export interface NativeSymbol {
   resolved?: string
 }
 
+/** Removes this isolate's near-heap-limit dump; `false` if none was installed. */
+export declare function offNearHeapLimit(): boolean
+
+/** Installs (or reconfigures) this isolate's near-heap-limit dump. */
+export declare function onNearHeapLimit(options: TriggerOptions): void
+
+/** Registers the calling environment (once per environment, at module load). */
+export declare function registerEnvironment(info: EnvInfo): boolean
+
+/** Restores the signal's previous action. `false` if no handler was installed. */
+export declare function removeSignal(): boolean
+
+/**
+ * The JS listener's path (libuv delivered the signal and the event loop turned). If our raw
+ * handler saw this signal, the interrupt may have dumped already: the counters decide. If
+ * someone replaced our raw handler, count the signal here.
+ */
+export declare function signalFromLoop(): void
+
 /** Where and how one snapshot file is written. */
 export interface SinkOptions {
   /** The final file name, absolute or relative to the process's working directory. */
@@ -118,4 +155,25 @@ export interface TakeResult {
   serializeMs: number
   /** Why the snapshot could not be taken (the writer's own errors come from `finish`). */
   error?: string
+}
+
+/** How a trigger (signal, near-heap-limit) writes its dumps. */
+export interface TriggerOptions {
+  /**
+   * heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
+   * no sidecar.
+   */
+  heapdumpNames?: boolean
+  /** Absolute directory for generated names. */
+  dir?: string
+  compress?: string
+  level?: number
+  sidecar?: boolean
+  /** No report line on stderr. */
+  quiet?: boolean
+  progress?: boolean
+  /** Signals: dump every registered worker too. */
+  workers?: boolean
+  /** Near-heap-limit: how many dumps before the hook removes itself. */
+  maxSnapshots?: number
 }

@@ -202,7 +202,7 @@ async function takeAsync(sinkOpts) {
   return res.ok
 }
 
-function sidecarStart(trigger) {
+function sidecarStart(trigger, extra) {
   return JSON.stringify({
     heapsnapNative: version,
     engine,
@@ -218,6 +218,7 @@ function sidecarStart(trigger) {
     startTime: new Date().toISOString(),
     memoryUsage: process.memoryUsage(),
     heapStatistics: v8.getHeapStatistics(),
+    ...extra,
   })
 }
 
@@ -308,11 +309,10 @@ function validateSnapshotOptions(options) {
   // An exact path names its own format: '.gz' is gzip, anything else plain JSON, unless
   // `compress` says otherwise. Generated names are gzip unless compress is 'none'.
   const gzip = compress !== undefined ? compress === 'gzip' : file !== undefined ? file.endsWith('.gz') : true
-  const target = file !== undefined
-    ? path.resolve(file)
-    : path.resolve(dir ?? (process.env.HEAPSNAP_DIR || process.cwd()), binding.snapshotFileName(gzip))
   return {
-    path: target,
+    // Either an exact file, or a directory for a generated name (see `targetPath`).
+    path: file !== undefined ? path.resolve(file) : undefined,
+    dir: file !== undefined ? undefined : path.resolve(dir ?? (process.env.HEAPSNAP_DIR || process.cwd())),
     compress: gzip ? 'gzip' : 'none',
     level: gzip ? (level ?? DEFAULT_LEVEL) : undefined,
     sidecar: sidecar ?? true,
@@ -336,12 +336,22 @@ function snapshot(options) {
   } catch (e) {
     return Promise.reject(e)
   }
+  return enqueue(spec, 'api')
+}
+
+/** The file a validated spec writes: its exact path, or a new generated name in its dir. */
+function targetPath(spec) {
+  return spec.path ?? path.join(spec.dir, binding.snapshotFileName(spec.compress === 'gzip'))
+}
+
+/** Queues one snapshot of this isolate (see `queue`). */
+function enqueue(spec, trigger, extra) {
   const run = async () => {
     const ok = await takeAsync({
-      path: spec.path,
+      path: targetPath(spec),
       compress: spec.compress,
       level: spec.level,
-      sidecar: spec.sidecar ? sidecarStart('api') : undefined,
+      sidecar: spec.sidecar ? sidecarStart(trigger, extra) : undefined,
       progress: spec.progress,
     })
     if (ok.sidecarError) {
@@ -355,7 +365,7 @@ function snapshot(options) {
       level: ok.level ?? null,
       stallMs: ok.stallMs,
       totalMs: ok.totalMs,
-      trigger: 'api',
+      trigger,
       sidecar: ok.sidecar ?? null,
     }
   }
@@ -364,8 +374,309 @@ function snapshot(options) {
   return result
 }
 
+// ---------------------------------------------------------------------------------------------
+// Triggers: signals, the near-heap-limit hook, thresholds
+
+binding.registerEnvironment({
+  version,
+  node: process.version,
+  v8: process.versions.v8,
+  hostname: os.hostname(),
+  platform: process.platform,
+  arch: process.arch,
+  threadId,
+  isMainThread,
+})
+
+// Signals a dump may be bound to. The rest are refused: SIGKILL/SIGSTOP cannot be caught;
+// SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS belong to crash handling (V8's
+// WebAssembly trap handler among it); SIGPROF to the CPU profiler; SIGCHLD and SIGPIPE to libuv
+// and Node; SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP, SIGALRM, SIGXCPU, SIGXFSZ would lose
+// their default action (stop/exit) once a listener exists.
+const SIGNALS_ALLOWED = new Set([
+  'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGURG', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGPWR',
+  'SIGIO', 'SIGPOLL', 'SIGINFO', 'SIGSTKFLT', 'SIGLOST',
+])
+
+function signalNumber(name) {
+  if (typeof name !== 'string') {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'heapsnap: signal must be a signal name such as \'SIGUSR2\'')
+  }
+  const num = os.constants.signals[name]
+  if (num === undefined) throw codedError(TypeError, 'ERR_UNKNOWN_SIGNAL', `heapsnap: unknown signal '${name}'`)
+  if (name === 'SIGKILL' || name === 'SIGSTOP') {
+    throw codedError(RangeError, 'ERR_SIGNAL_NOT_ALLOWED', `heapsnap: ${name} cannot be caught`)
+  }
+  if (!SIGNALS_ALLOWED.has(name)) {
+    throw codedError(RangeError, 'ERR_SIGNAL_NOT_ALLOWED',
+      `heapsnap: ${name} is reserved (crash handling, profiling, child processes or a default exit); use one of ${[...SIGNALS_ALLOWED].filter((n) => n in os.constants.signals).join(', ')}`)
+  }
+  return num
+}
+
+/** Validates the options shared by the triggers; returns what the native side takes. */
+function triggerSpec(options, keys, where) {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `heapsnap: ${where} options must be an object`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!keys.has(key)) throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `heapsnap: unknown ${where} option '${key}'`)
+  }
+  const { dir, quiet } = options
+  const spec = validateSnapshotOptions({
+    dir,
+    compress: options.compress,
+    level: options.level,
+    sidecar: options.sidecar,
+    progress: options.progress,
+  })
+  if (quiet !== undefined && typeof quiet !== 'boolean') {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `heapsnap: options.quiet must be a boolean`)
+  }
+  checkDirectory(spec.dir)
+  return {
+    dir: spec.dir,
+    compress: spec.compress,
+    level: spec.level,
+    sidecar: spec.sidecar,
+    progress: spec.progress,
+    quiet: quiet ?? false,
+  }
+}
+
+/** Dumps that fire later must not fail then for a directory that is wrong now. */
+function checkDirectory(dir) {
+  const st = fs.statSync(dir) // throws ENOENT & co. with code, path, syscall
+  if (!st.isDirectory()) {
+    const err = new Error(`ENOTDIR: not a directory, '${dir}'`)
+    Object.assign(err, { code: 'ENOTDIR', errno: -os.constants.errno.ENOTDIR, syscall: 'stat', path: dir })
+    throw err
+  }
+}
+
+function positiveInteger(value, name, dflt) {
+  if (value === undefined) return dflt
+  if (typeof value !== 'number') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `heapsnap: options.${name} must be a number`)
+  if (!Number.isInteger(value) || value < 1) {
+    throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `heapsnap: options.${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+let signalState = null // { name, listener, implicit }
+
+/** JS engine: the dump a signal triggers, run from the listener when the event loop turns. */
+function jsSignalDump(spec) {
+  const report = (line) => { if (!spec.quiet) process.stderr.write(`${line}\n`) }
+  if (spec.heapdumpNames) {
+    const t0 = now()
+    writeSnapshot((err, name) => {
+      report(err ? `heapsnap: snapshot failed: ${err.message}` : `heapsnap: wrote ${name} (${binding.formatBytes(fs.statSync(name).size)}, stalled ${Math.round(now() - t0)} ms)`)
+    })
+    return
+  }
+  enqueue(spec, 'signal').then(
+    (r) => report(`heapsnap: wrote ${r.path} (${binding.formatBytes(r.bytes)}, stalled ${Math.round(r.stallMs)} ms)`),
+    (e) => report(`heapsnap: snapshot failed: ${e.message}`),
+  )
+}
+
+function activateSignal(name, spec, implicit) {
+  if (process.platform === 'win32') {
+    throw codedError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'heapsnap: signal dumps are not available on Windows')
+  }
+  if (!isMainThread) {
+    throw codedError(Error, 'ERR_WORKER_UNSUPPORTED_OPERATION',
+      'heapsnap: signals are process-wide: install the handler in the main thread (use { workers: true } to dump workers too)')
+  }
+  const num = signalNumber(name)
+  const native = engine === 'native' && nativeCaps.interrupts
+  const listener = native ? () => binding.signalFromLoop() : () => jsSignalDump(spec)
+  // Our own libuv watcher first: libuv's handler then stays installed whatever other
+  // listeners come and go, and ours goes on top of it (chaining to it).
+  process.on(name, listener)
+  if (native) {
+    try {
+      binding.installSignal(num, spec)
+    } catch (e) {
+      process.removeListener(name, listener)
+      throw e
+    }
+  }
+  if (signalState) process.removeListener(signalState.name, signalState.listener)
+  signalState = { name, listener, implicit }
+}
+
+const SIGNAL_OPTION_KEYS = new Set(['signal', 'dir', 'compress', 'level', 'sidecar', 'quiet', 'progress', 'workers'])
+
+/**
+ * Replaces the implicit SIGUSR2 handler with one that writes modern names with compression.
+ * @param {import('./index').SignalHandlerOptions} [options]
+ */
+function installSignalHandler(options) {
+  const spec = triggerSpec(options, SIGNAL_OPTION_KEYS, 'installSignalHandler')
+  const name = options?.signal ?? 'SIGUSR2'
+  signalNumber(name)
+  const workers = options?.workers
+  if (workers !== undefined && typeof workers !== 'boolean') {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'heapsnap: options.workers must be a boolean')
+  }
+  activateSignal(name, { ...spec, workers: workers ?? false }, false)
+}
+
+/** Removes the signal handler (implicit or installed); `false` if there was none. */
+function removeSignalHandler() {
+  if (!signalState) return false
+  if (engine === 'native' && nativeCaps.interrupts) binding.removeSignal()
+  process.removeListener(signalState.name, signalState.listener)
+  signalState = null
+  return true
+}
+
+/** heapdump's NODE_HEAPDUMP_OPTIONS: comma-separated `signal` / `nosignal`. */
+function heapdumpOptions(text) {
+  let signal = true
+  for (const raw of (text ?? '').split(',')) {
+    const token = raw.trim()
+    if (token === '') continue
+    if (token === 'signal') signal = true
+    else if (token === 'nosignal') signal = false
+    else process.stderr.write(`heapsnap: ignoring unknown NODE_HEAPDUMP_OPTIONS option '${token}'\n`)
+  }
+  return { signal }
+}
+
+// Like heapdump: on require, a signal handler that writes heapdump-<ms>.<ns>.heapsnapshot
+// (plain JSON, no sidecar) in the working directory. Main thread only; not on Windows.
+if (isMainThread && process.platform !== 'win32' && heapdumpOptions(process.env.NODE_HEAPDUMP_OPTIONS).signal) {
+  try {
+    activateSignal(process.env.HEAPSNAP_SIGNAL || 'SIGUSR2', {
+      heapdumpNames: true,
+      compress: 'none',
+      sidecar: false,
+      quiet: false,
+      progress: false,
+    }, true)
+  } catch (e) {
+    process.stderr.write(`heapsnap: no signal handler installed: ${e.message}\n`)
+  }
+}
+
+const NEAR_LIMIT_OPTION_KEYS = new Set(['dir', 'maxSnapshots', 'compress', 'level', 'sidecar', 'quiet', 'progress'])
+
+/**
+ * Writes a snapshot (synchronously, durable before V8 continues) when the heap nears its limit.
+ * @param {import('./index').NearHeapLimitOptions} [options]
+ */
+function onNearHeapLimit(options) {
+  const spec = triggerSpec(options, NEAR_LIMIT_OPTION_KEYS, 'onNearHeapLimit')
+  const maxSnapshots = positiveInteger(options?.maxSnapshots, 'maxSnapshots', 1)
+  if (engine !== 'native' || !nativeCaps.nearHeapLimit) {
+    throw codedError(Error, 'ERR_FEATURE_UNAVAILABLE',
+      `heapsnap: the near-heap-limit hook needs the native engine (${engineReason})`)
+  }
+  binding.onNearHeapLimit({ ...spec, maxSnapshots })
+}
+
+/** Removes this isolate's near-heap-limit hook; `false` if none was installed. */
+function offNearHeapLimit() {
+  if (engine !== 'native' || !nativeCaps.nearHeapLimit) return false
+  return binding.offNearHeapLimit()
+}
+
+const WATCH_OPTION_KEYS = new Set([
+  'heapUsedMB', 'rssMB', 'stepMB', 'intervalMs', 'maxSnapshots', 'dir', 'compress', 'level',
+  'sidecar', 'progress', 'onSnapshot', 'onError',
+])
+const MB = 2 ** 20
+
+/**
+ * Dumps when a memory metric crosses a threshold, then each time it crosses the last threshold
+ * plus `stepMB`. MB here means MiB (2^20 bytes).
+ * @param {import('./index').WatchOptions} options
+ * @returns {{ stop(): void }}
+ */
+function watch(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'heapsnap: watch options must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (!WATCH_OPTION_KEYS.has(key)) throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `heapsnap: unknown watch option '${key}'`)
+  }
+  const { heapUsedMB, rssMB, stepMB, onSnapshot, onError } = options
+  const positive = (v, name) => {
+    if (v === undefined) return undefined
+    if (typeof v !== 'number') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `heapsnap: options.${name} must be a number`)
+    if (!(v > 0) || !Number.isFinite(v)) throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `heapsnap: options.${name} must be a positive number, got ${v}`)
+    return v
+  }
+  const metrics = []
+  if (positive(heapUsedMB, 'heapUsedMB') !== undefined) {
+    metrics.push({ name: 'heapUsed', next: heapUsedMB, read: () => v8.getHeapStatistics().used_heap_size })
+  }
+  if (positive(rssMB, 'rssMB') !== undefined) {
+    metrics.push({ name: 'rss', next: rssMB, read: () => process.memoryUsage.rss() })
+  }
+  if (metrics.length === 0) {
+    throw codedError(TypeError, 'ERR_MISSING_ARGS', 'heapsnap: watch needs heapUsedMB or rssMB')
+  }
+  const step = positive(stepMB, 'stepMB')
+  const intervalMs = positiveInteger(options.intervalMs, 'intervalMs', 10000)
+  const maxSnapshots = positiveInteger(options.maxSnapshots, 'maxSnapshots', Infinity)
+  for (const [name, fn] of [['onSnapshot', onSnapshot], ['onError', onError]]) {
+    if (fn !== undefined && typeof fn !== 'function') throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `heapsnap: options.${name} must be a function`)
+  }
+  const base = validateSnapshotOptions({
+    dir: options.dir, compress: options.compress, level: options.level, sidecar: options.sidecar, progress: options.progress,
+  })
+  checkDirectory(base.dir)
+  let taken = 0
+  let busy = false
+  let timer = null
+
+  const sample = () => {
+    if (busy) return
+    for (const m of metrics) {
+      const valueMB = m.read() / MB
+      if (valueMB < m.next) continue
+      const thresholdMB = m.next
+      // The next threshold is the first step above the current value: a jump over several
+      // steps gives one dump, not a burst of identical ones.
+      if (step === undefined) m.next = Infinity
+      else while (m.next <= valueMB) m.next += step
+      busy = true
+      enqueue(base, 'threshold', { metric: m.name, thresholdMB, valueMB })
+        .then((r) => {
+          if (onSnapshot) onSnapshot(r)
+        }, (err) => {
+          if (onError) onError(err)
+          else process.emitWarning(`heapsnap: threshold snapshot failed: ${err.message}`)
+        })
+        .finally(() => {
+          busy = false
+          taken++
+          if (taken >= maxSnapshots) stop()
+        })
+      return
+    }
+  }
+  const stop = () => {
+    if (timer) clearInterval(timer)
+    timer = null
+  }
+  timer = setInterval(sample, intervalMs)
+  timer.unref()
+  return { stop }
+}
+
 module.exports = {
   writeSnapshot,
   snapshot,
   capabilities,
+  installSignalHandler,
+  removeSignalHandler,
+  onNearHeapLimit,
+  offNearHeapLimit,
+  watch,
 }

@@ -2,6 +2,7 @@
 //! facing API (call shapes, defaults, Error objects) is the hand-written `index.js` on top.
 
 pub mod options;
+pub mod triggers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,28 +13,11 @@ use napi_derive::napi;
 
 use crate::core::naming;
 use crate::core::progress::{human_bytes, Progress};
-use crate::core::sink::{Compression, Sink, SinkSpec};
+use crate::core::sink::{Sink, SinkSpec};
 use crate::v8bridge::{self, SnapshotOutput};
 use options::*;
 
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
-
-fn compression_of(compress: &str, level: Option<u32>) -> Result<Compression> {
-    match compress {
-        "none" => Ok(Compression::None),
-        "gzip" => match level.unwrap_or(1) {
-            l @ 1..=9 => Ok(Compression::Gzip(l)),
-            l => Err(Error::new(
-                Status::InvalidArg,
-                format!("level must be an integer from 1 to 9, got {l}"),
-            )),
-        },
-        other => Err(Error::new(
-            Status::InvalidArg,
-            format!("compress must be 'gzip' or 'none', got '{other}'"),
-        )),
-    }
-}
 
 /// One snapshot file being written: open it, feed it (from V8 through `takeV8Snapshot`, or
 /// from JS through `write`), then `finish` or `finishSync`. Dropping it unfinished removes the
@@ -202,9 +186,9 @@ impl SnapshotSink {
 }
 
 /// Adapts the writer to what the bridge feeds.
-struct Feed<'a> {
-    sink: &'a mut Sink,
-    progress: Option<&'a Progress>,
+pub(crate) struct Feed<'a> {
+    pub(crate) sink: &'a mut Sink,
+    pub(crate) progress: Option<&'a Progress>,
 }
 
 impl SnapshotOutput for Feed<'_> {

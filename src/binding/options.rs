@@ -4,7 +4,7 @@
 use napi_derive::napi;
 
 use crate::core::error::SnapError;
-use crate::core::sink::{round3, Outcome};
+use crate::core::sink::{round3, Compression, Outcome};
 
 /// Where and how one snapshot file is written.
 #[napi(object)]
@@ -116,4 +116,55 @@ pub struct NativeCapabilities {
     pub interrupts: bool,
     pub near_heap_limit: bool,
     pub symbols: Vec<NativeSymbol>,
+}
+
+/// What the process says about itself when the module loads (for sidecars written without JS).
+#[napi(object)]
+pub struct EnvInfo {
+    pub version: String,
+    pub node: String,
+    pub v8: String,
+    pub hostname: String,
+    pub platform: String,
+    pub arch: String,
+    pub thread_id: u32,
+    pub is_main_thread: bool,
+}
+
+/// How a trigger (signal, near-heap-limit) writes its dumps.
+#[napi(object)]
+pub struct TriggerOptions {
+    /// heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
+    /// no sidecar.
+    pub heapdump_names: Option<bool>,
+    /// Absolute directory for generated names.
+    pub dir: Option<String>,
+    pub compress: Option<String>,
+    pub level: Option<u32>,
+    pub sidecar: Option<bool>,
+    /// No report line on stderr.
+    pub quiet: Option<bool>,
+    pub progress: Option<bool>,
+    /// Signals: dump every registered worker too.
+    pub workers: Option<bool>,
+    /// Near-heap-limit: how many dumps before the hook removes itself.
+    pub max_snapshots: Option<u32>,
+}
+
+/// `'gzip'` (level 1–9, default 1) or `'none'`.
+pub fn compression_of(compress: &str, level: Option<u32>) -> napi::Result<Compression> {
+    match compress {
+        "none" => Ok(Compression::None),
+        "gzip" => match level.unwrap_or(1) {
+            l @ 1..=9 => Ok(Compression::Gzip(l)),
+            l => Err(napi::Error::new(
+                napi::Status::InvalidArg,
+                format!("level must be an integer from 1 to 9, got {l}"),
+            )),
+        },
+        other => Err(napi::Error::new(
+            napi::Status::InvalidArg,
+            format!("compress must be 'gzip' or 'none', got '{other}'"),
+        )),
+    }
 }

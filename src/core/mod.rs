@@ -6,3 +6,4 @@ pub mod naming;
 pub mod progress;
 pub mod signal;
 pub mod sink;
+pub mod trigger;

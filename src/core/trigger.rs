@@ -1,0 +1,211 @@
+//! What a dump started by a trigger (signal, near-heap-limit, threshold) writes and prints,
+//! without any JavaScript: the file name, the sidecar's fields, the one-line report, the
+//! near-heap-limit policy. Pure Rust; the binding layer supplies the heap figures.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use super::error::SnapError;
+use super::naming;
+use super::progress::human_bytes;
+use super::sink::{Compression, Outcome};
+
+/// Where and how a trigger writes its snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DumpPlan {
+    /// heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` relative to the working directory,
+    /// plain JSON, no sidecar. Otherwise the sortable name in `dir`.
+    pub heapdump_names: bool,
+    pub dir: PathBuf,
+    pub compression: Compression,
+    pub sidecar: bool,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+impl DumpPlan {
+    /// The file the next dump goes to.
+    pub fn next_path(&self) -> PathBuf {
+        if self.heapdump_names {
+            PathBuf::from(naming::heapdump_name(naming::unique_hrtime()))
+        } else {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            self.dir.join(naming::modern_name(
+                secs,
+                std::process::id(),
+                naming::next_seq(),
+                self.compression != Compression::None,
+            ))
+        }
+    }
+}
+
+/// What the process said about itself when it registered (versions, thread).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessInfo {
+    pub version: String,
+    pub node: String,
+    pub v8: String,
+    pub hostname: String,
+    pub platform: String,
+    pub arch: String,
+    pub thread_id: u32,
+    pub is_main_thread: bool,
+}
+
+/// The sidecar's start fields, as the JS API writes them (`memoryUsage` and `heapStatistics`
+/// are whatever the caller could read without running JavaScript).
+pub fn sidecar_start(
+    info: &ProcessInfo,
+    trigger: &str,
+    started: SystemTime,
+    memory_usage: Value,
+    heap_statistics: Value,
+    extra: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("heapsnapNative".into(), info.version.clone().into());
+    m.insert("engine".into(), "native".into());
+    m.insert("trigger".into(), trigger.into());
+    m.insert("node".into(), info.node.clone().into());
+    m.insert("v8".into(), info.v8.clone().into());
+    m.insert("pid".into(), std::process::id().into());
+    m.insert("hostname".into(), info.hostname.clone().into());
+    m.insert("platform".into(), info.platform.clone().into());
+    m.insert("arch".into(), info.arch.clone().into());
+    m.insert("threadId".into(), info.thread_id.into());
+    m.insert("isMainThread".into(), info.is_main_thread.into());
+    m.insert("startTime".into(), naming::iso8601(started).into());
+    m.insert("memoryUsage".into(), memory_usage);
+    m.insert("heapStatistics".into(), heap_statistics);
+    m.extend(extra);
+    m
+}
+
+/// The line a trigger prints when its dump is durable or has failed.
+pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
+    match result {
+        Ok(o) => format!(
+            "heapsnap: wrote {} ({}, stalled {:.0} ms)",
+            o.path.display(),
+            human_bytes(o.bytes),
+            o.stall_ms
+        ),
+        Err(e) => format!("heapsnap: snapshot failed: {}", e.message),
+    }
+}
+
+/// Resident set size of this process in bytes (Linux: /proc/self/statm).
+pub fn rss_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page > 0).then(|| pages * page as u64)
+}
+
+/// Extra heap room granted past the current limit while a near-heap-limit dump runs. Node core
+/// grants the maximum young-generation size (48 MiB on Node 16–22, 192 MiB on 24+); the
+/// snapshot's own garbage collections must fit in it, so take the larger.
+pub const NEAR_LIMIT_HEADROOM: usize = 192 << 20;
+
+/// What to do on a near-heap-limit call that is not a re-entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearLimitAction {
+    Dump,
+    /// Dumping would likely get the process OOM-killed: say why and skip.
+    Skip {
+        needed: u64,
+        available: u64,
+    },
+}
+
+/// Node core's estimate: a dump needs at least the heap's current size again. (Object-dense
+/// heaps need far more — see the README — so this only rules out hopeless cases.)
+pub fn near_limit_action(heap_size: u64, available: Option<u64>) -> NearLimitAction {
+    match available {
+        Some(available) if heap_size > available => NearLimitAction::Skip {
+            needed: heap_size,
+            available,
+        },
+        _ => NearLimitAction::Dump,
+    }
+}
+
+/// Makes `dir` absolute against the working directory (for printing and the sidecar).
+pub fn absolute(dir: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(dir))
+            .unwrap_or_else(|_| dir.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heapdump_plan_names_relative_files() {
+        let plan = DumpPlan {
+            heapdump_names: true,
+            dir: PathBuf::from("/ignored"),
+            compression: Compression::None,
+            sidecar: false,
+            quiet: false,
+            progress: false,
+        };
+        let p = plan.next_path();
+        assert!(p.is_relative());
+        assert!(p.to_str().unwrap().starts_with("heapdump-"));
+    }
+
+    #[test]
+    fn modern_plan_names_files_in_dir() {
+        let plan = DumpPlan {
+            heapdump_names: false,
+            dir: PathBuf::from("/var/tmp"),
+            compression: Compression::Gzip(1),
+            sidecar: true,
+            quiet: false,
+            progress: false,
+        };
+        let p = plan.next_path();
+        assert_eq!(p.parent(), Some(Path::new("/var/tmp")));
+        assert!(p.to_str().unwrap().ends_with(".heapsnapshot.gz"));
+    }
+
+    #[test]
+    fn near_limit_skips_only_when_memory_is_short() {
+        assert_eq!(near_limit_action(100, Some(1000)), NearLimitAction::Dump);
+        assert_eq!(near_limit_action(100, None), NearLimitAction::Dump);
+        assert_eq!(
+            near_limit_action(2000, Some(1000)),
+            NearLimitAction::Skip {
+                needed: 2000,
+                available: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn report_lines() {
+        let e = SnapError::os(libc::ENOSPC, "write", "/x");
+        assert_eq!(
+            report_line(&Err(e)),
+            "heapsnap: snapshot failed: ENOSPC: no space left on device, write '/x'"
+        );
+    }
+
+    #[test]
+    fn rss_is_readable_on_linux() {
+        assert!(rss_bytes().unwrap() > 0);
+    }
+}
