@@ -241,7 +241,7 @@ mod tests {
         // SAFETY: installs a plain test handler for SIGWINCH (harmless, ignored by default).
         unsafe {
             let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = previous as usize;
+            act.sa_sigaction = previous as *const () as usize;
             libc::sigemptyset(&mut act.sa_mask);
             libc::sigaction(libc::SIGWINCH, &act, std::ptr::null_mut());
         }
