@@ -62,7 +62,8 @@ export interface SnapshotResult {
   stallMs: number
   /** From the call until the file was durable (fsynced and renamed into place). */
   totalMs: number
-  trigger: 'api'
+  /** `'api'` for `snapshot()`, `'signal'` or `'threshold'` for dumps those triggers ran. */
+  trigger: 'api' | 'signal' | 'threshold'
   /** Path of the sidecar `<path>.json`, or `null` when disabled (or, with a warning, failed). */
   sidecar: string | null
 }
@@ -118,3 +119,102 @@ export interface Capabilities {
 
 /** Which engine is active, what the V8 bridge found, and the Node/V8 versions. */
 export function capabilities(): Capabilities
+
+/** Options shared by the triggers' dumps. */
+export interface TriggerDumpOptions {
+  /** Directory for generated names; must exist when the trigger is installed. Default `$HEAPSNAP_DIR`, else cwd. */
+  dir?: string
+  /** Default `'gzip'`. */
+  compress?: 'gzip' | 'none'
+  /** gzip level 1–9, default 1. */
+  level?: number
+  /** Write `<file>.json`. Default `true`. */
+  sidecar?: boolean
+  /** No `heapsnap: wrote …` / `heapsnap: snapshot failed: …` line on stderr. Default `false`. */
+  quiet?: boolean
+  /** Progress lines on stderr (see `SnapshotOptions.progress`). Default `false`. */
+  progress?: boolean
+}
+
+export interface SignalHandlerOptions extends TriggerDumpOptions {
+  /**
+   * Default `'SIGUSR2'`. Allowed: SIGUSR1, SIGUSR2, SIGWINCH, SIGURG, SIGTTIN, SIGTTOU,
+   * SIGVTALRM, SIGPWR, SIGIO/SIGPOLL, SIGINFO, SIGSTKFLT, SIGLOST (where the platform has them).
+   * Unknown names throw a `TypeError` (`ERR_UNKNOWN_SIGNAL`); SIGKILL/SIGSTOP and signals that
+   * crash handling, profiling, libuv or a default exit depend on throw a `RangeError`
+   * (`ERR_SIGNAL_NOT_ALLOWED`).
+   */
+  signal?: string
+  /**
+   * Signals are process-wide and dump the main thread's heap. With `workers: true` every worker
+   * thread that has loaded this module dumps its own heap too (one file per thread).
+   */
+  workers?: boolean
+}
+
+/**
+ * Replaces the implicit handler (installed on `require`, heapdump-style) with one that writes
+ * `heapsnap-…` names with compression and a sidecar. The dump happens even while JS is stuck
+ * in a busy loop (a V8 interrupt) and promptly when the loop is idle; compression and writing
+ * run on a Rust thread. Signals arriving during a dump coalesce into at most one more dump.
+ * `process.on(signal)` listeners keep firing. Main thread only (throws
+ * `ERR_WORKER_UNSUPPORTED_OPERATION` in a worker); not on Windows
+ * (`ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`).
+ */
+export function installSignalHandler(options?: SignalHandlerOptions): void
+
+/**
+ * Removes the signal handler (implicit or installed) and restores the signal's previous
+ * disposition. `false` if none was installed.
+ */
+export function removeSignalHandler(): boolean
+
+export interface NearHeapLimitOptions extends TriggerDumpOptions {
+  /** Dumps before the hook removes itself. Default 1. */
+  maxSnapshots?: number
+}
+
+/**
+ * Writes a snapshot of this thread's heap when V8 is about to run out of heap (V8's
+ * near-heap-limit callback), before the process dies. The dump runs synchronously inside the
+ * callback and the file is durable before V8 continues. The limit is raised by 192 MiB for the
+ * dump's own garbage collections and restored when the heap shrinks. The dump is skipped (with
+ * a line on stderr) when the memory available to the process (cgroup-aware) is smaller than
+ * the heap. Replaces an earlier `onNearHeapLimit` of this thread. Throws
+ * `ERR_FEATURE_UNAVAILABLE` on the JS engine.
+ *
+ * Only the most recently added near-heap-limit callback runs: while installed, ours shadows
+ * Node's `--heapsnapshot-near-heap-limit` and, in a worker, the callback that turns a worker OOM
+ * into `ERR_WORKER_OUT_OF_MEMORY`; it removes itself after `maxSnapshots` dumps or on
+ * `offNearHeapLimit()`, and Node's behaviour is back.
+ */
+export function onNearHeapLimit(options?: NearHeapLimitOptions): void
+
+/** Removes this thread's near-heap-limit hook. `false` if none was installed. */
+export function offNearHeapLimit(): boolean
+
+export interface WatchOptions extends Omit<SnapshotOptions, 'path'> {
+  /** Dump when `v8.getHeapStatistics().used_heap_size` reaches this many MiB (2^20 bytes). */
+  heapUsedMB?: number
+  /** Dump when the resident set size reaches this many MiB. */
+  rssMB?: number
+  /**
+   * After a dump at threshold T, the next comes at T + stepMB, then T + 2·stepMB … (a jump over
+   * several steps gives one dump; the next threshold is the first step above the value).
+   * Without it, each metric dumps once.
+   */
+  stepMB?: number
+  /** Sampling period, default 10000 ms. The timer never keeps the process alive. */
+  intervalMs?: number
+  /** Stop after this many dumps. Default: no limit. */
+  maxSnapshots?: number
+  onSnapshot?: (result: Omit<SnapshotResult, 'trigger'> & { trigger: 'threshold' }) => void
+  /** Default: a process warning. */
+  onError?: (err: SnapshotError) => void
+}
+
+/**
+ * Dumps when a memory metric crosses a threshold (sidecar trigger `threshold`, with `metric`,
+ * `thresholdMB`, `valueMB`). Invalid options throw `TypeError`/`RangeError` synchronously.
+ */
+export function watch(options: WatchOptions): { stop(): void }
