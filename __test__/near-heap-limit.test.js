@@ -59,19 +59,42 @@ test('onNearHeapLimit / offNearHeapLimit can be called in any order without cras
   assert.deepEqual(res.json, [false, true, false, 'ERR_OUT_OF_RANGE'])
 })
 
-test('in a worker, the hook dumps and Node still turns the OOM into ERR_WORKER_OUT_OF_MEMORY', () => {
-  const dir = tmpdir('nhl-worker')
-  const res = runNode(`
-    const { Worker } = require('node:worker_threads');
-    const w = new Worker(\`
-      const heapsnap = require(\${JSON.stringify(${JSON.stringify(path.resolve(__dirname, '..'))})});
-      heapsnap.onNearHeapLimit({ dir: \${JSON.stringify(${JSON.stringify(dir)})}, quiet: true });
-      const leaks = [];
-      for (;;) leaks.push(new Array(500).fill(1));
-    \`, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 48 } });
-    w.on('error', (e) => console.log(JSON.stringify({ code: e.code })));
-  `, { timeout: 120_000 })
-  assert.equal(res.status, 0, res.stderr)
-  assert.deepEqual(res.json, { code: 'ERR_WORKER_OUT_OF_MEMORY' })
-  assert.equal(ls(dir).filter((f) => f.endsWith('.heapsnapshot.gz')).length, 1)
+test('in a worker, the hook dumps and the worker-OOM outcome of this Node is unchanged', (t) => {
+  // Node 18-22 end a worker that runs out of heap with ERR_WORKER_OUT_OF_MEMORY; Node 24+ may
+  // abort the process for the same worker. Whatever this Node does without the hook, it must
+  // do with it (our callback shadows Node's only until it has dumped).
+  const outcome = (hook) => {
+    const dir = tmpdir('nhl-worker')
+    const res = runNode(`
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        const heapsnap = require(\${JSON.stringify(${JSON.stringify(path.resolve(__dirname, '..'))})});
+        if (${hook}) heapsnap.onNearHeapLimit({ dir: \${JSON.stringify(${JSON.stringify(dir)})}, quiet: true });
+        const leaks = [];
+        for (;;) leaks.push(new Array(500).fill(1));
+      \`, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+      w.on('error', (e) => console.log(JSON.stringify({ code: e.code })));
+    `, { timeout: 30_000 })
+    const snaps = ls(dir).filter((f) => f.endsWith('.heapsnapshot.gz'))
+    return {
+      result: res.error ? `no exit (${res.error.code})`
+        : res.status === 0 ? res.json?.code
+          : /FATAL ERROR: .*heap out of memory/.test(res.stderr) ? 'fatal OOM'
+            : res.signal ? `killed by ${res.signal}` : `status ${res.status}`,
+      snaps: snaps.map((f) => path.join(dir, f)),
+    }
+  }
+  const without = outcome(false)
+  if (/no exit/.test(without.result)) {
+    // Seen on Node 26.10: the worker never ends, hook or not. Nothing to compare against.
+    t.skip(`Node ${process.version} itself never ends a worker that runs out of heap (${without.result})`)
+    return
+  }
+  const withHook = outcome(true)
+  console.log(`# worker OOM on ${process.version}: ${without.result} without the hook, ${withHook.result} with it`)
+  assert.equal(withHook.result, without.result)
+  assert.equal(without.snaps.length, 0)
+  assert.equal(withHook.snaps.length, 1, 'the hook wrote its snapshot of the worker heap')
+  const side = JSON.parse(fs.readFileSync(`${withHook.snaps[0]}.json`, 'utf8'))
+  assert.equal(side.isMainThread, false)
 })

@@ -22,15 +22,18 @@ impl SnapError {
     /// An error from a failed system call on `path`.
     pub fn io(err: &io::Error, syscall: &str, path: &Path) -> Self {
         let path = path.display().to_string();
-        match err.raw_os_error() {
-            Some(errno) => Self::os(errno, syscall, &path),
-            None => SnapError {
-                code: "EINVAL".into(),
-                errno: libc::EINVAL,
-                syscall: syscall.into(),
-                message: format!("EINVAL: {err}, {syscall} '{path}'"),
-                path,
-            },
+        #[cfg(unix)]
+        if let Some(errno) = err.raw_os_error() {
+            return Self::os(errno, syscall, &path);
+        }
+        // Elsewhere (Windows) OS codes are not errnos: name the error by its kind.
+        let code = kind_code(err.kind());
+        SnapError {
+            message: format!("{code}: {err}, {syscall} '{path}'"),
+            code: code.into(),
+            errno: 0,
+            syscall: syscall.into(),
+            path,
         }
     }
 
@@ -66,7 +69,28 @@ impl fmt::Display for SnapError {
 
 impl std::error::Error for SnapError {}
 
+/// The errno name of an error kind, where the OS code is not an errno.
+fn kind_code(kind: io::ErrorKind) -> &'static str {
+    use io::ErrorKind as K;
+    match kind {
+        K::NotFound => "ENOENT",
+        K::PermissionDenied => "EACCES",
+        K::AlreadyExists => "EEXIST",
+        K::IsADirectory => "EISDIR",
+        K::NotADirectory => "ENOTDIR",
+        K::StorageFull => "ENOSPC",
+        K::FileTooLarge => "EFBIG",
+        K::InvalidFilename => "ENAMETOOLONG",
+        K::ReadOnlyFilesystem => "EROFS",
+        K::Interrupted => "EINTR",
+        K::OutOfMemory => "ENOMEM",
+        K::Unsupported => "ENOTSUP",
+        _ => "EINVAL",
+    }
+}
+
 /// The symbolic name of an errno (`ENOENT`), as `uv_err_name` gives it.
+#[cfg(unix)]
 pub fn errno_name(errno: i32) -> String {
     let name = match errno {
         libc::EPERM => "EPERM",
@@ -106,6 +130,22 @@ pub fn errno_name(errno: i32) -> String {
     name.to_string()
 }
 
+/// The symbolic name of an errno (only the portable ones exist off unix).
+#[cfg(not(unix))]
+pub fn errno_name(errno: i32) -> String {
+    match errno {
+        libc::ENOENT => "ENOENT".into(),
+        libc::EACCES => "EACCES".into(),
+        libc::EEXIST => "EEXIST".into(),
+        libc::EISDIR => "EISDIR".into(),
+        libc::ENOTDIR => "ENOTDIR".into(),
+        libc::ENOSPC => "ENOSPC".into(),
+        libc::EFBIG => "EFBIG".into(),
+        libc::EINVAL => "EINVAL".into(),
+        _ => format!("UNKNOWN_ERRNO_{errno}"),
+    }
+}
+
 /// The OS's description of an errno, lower-cased at the start as libuv prints it.
 fn describe(errno: i32) -> String {
     // SAFETY: strerror returns a pointer to a NUL-terminated static or thread-local string that
@@ -122,9 +162,11 @@ fn describe(errno: i32) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
     use super::*;
 
     #[test]
+    #[cfg(unix)]
     fn io_errors_carry_node_style_fields() {
         let err = io::Error::from_raw_os_error(libc::ENOENT);
         let e = SnapError::io(&err, "open", Path::new("/does/not/exist"));
@@ -139,6 +181,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn unknown_errno_is_named_not_dropped() {
         assert_eq!(errno_name(100_000), "UNKNOWN_ERRNO_100000");
         assert_eq!(errno_name(libc::EFBIG), "EFBIG");

@@ -13,13 +13,7 @@ static LAST_HRTIME: AtomicU64 = AtomicU64::new(0);
 /// Nanoseconds on the monotonic clock (what `uv_hrtime` reads), strictly increasing across
 /// calls in this process so that two names made in the same nanosecond still differ.
 pub fn unique_hrtime() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let now = (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64;
+    let now = monotonic_ns();
     let mut last = LAST_HRTIME.load(Ordering::Relaxed);
     loop {
         let next = now.max(last + 1);
@@ -28,6 +22,25 @@ pub fn unique_hrtime() -> u64 {
             Err(seen) => last = seen,
         }
     }
+}
+
+#[cfg(unix)]
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(not(unix))]
+fn monotonic_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// heapdump 0.3.15's default name: `heapdump-<ms>.<ns remainder>.heapsnapshot`.

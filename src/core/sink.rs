@@ -17,6 +17,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,10 +244,21 @@ fn join(worker: JoinHandle<Result<Outcome, SnapError>>) -> Result<Outcome, SnapE
 /// `O_NOFOLLOW` would): the dump must never write through a link planted at its name.
 fn check_final_path(path: &Path, syscall: &str) -> Result<(), SnapError> {
     match fs::symlink_metadata(path) {
+        #[cfg(unix)]
         Ok(meta) if meta.file_type().is_symlink() => Err(SnapError::os(
             libc::ELOOP,
             syscall,
             &path.display().to_string(),
+        )),
+        #[cfg(not(unix))]
+        Ok(meta) if meta.file_type().is_symlink() => Err(SnapError::other(
+            "ELOOP",
+            syscall,
+            path,
+            format!(
+                "ELOOP: the name is a symbolic link, {syscall} '{}'",
+                path.display()
+            ),
         )),
         Ok(meta) if meta.is_dir() => Err(SnapError::os(
             libc::EISDIR,
@@ -261,13 +273,13 @@ fn create_tmp(final_path: &Path) -> Result<(File, PathBuf), SnapError> {
     let mut attempts = 0;
     loop {
         let tmp = naming::tmp_path(final_path);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-        {
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        match options.open(&tmp) {
             Ok(file) => return Ok((file, tmp)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
             // Report the name the user asked for, not our tmp name.
@@ -494,7 +506,7 @@ pub fn round3(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use flate2::read::GzDecoder;

@@ -101,12 +101,19 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
 }
 
 /// Resident set size of this process in bytes (Linux: /proc/self/statm).
+#[cfg(target_os = "linux")]
 pub fn rss_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf only reads a configuration value.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     (page > 0).then(|| pages * page as u64)
+}
+
+/// Resident set size: not read without JavaScript on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn rss_bytes() -> Option<u64> {
+    None
 }
 
 /// Extra heap room granted past the current limit while a near-heap-limit dump runs. Node core
@@ -196,6 +203,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn report_lines() {
         let e = SnapError::os(libc::ENOSPC, "write", "/x");
         assert_eq!(
@@ -205,6 +213,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn rss_is_readable_on_linux() {
         assert!(rss_bytes().unwrap() > 0);
     }
