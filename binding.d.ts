@@ -177,3 +177,9 @@ export interface TriggerOptions {
   /** Near-heap-limit: how many dumps before the hook removes itself. */
   maxSnapshots?: number
 }
+
+/**
+ * Blocks until every snapshot file being written in this process is final (or removed), at
+ * most `timeout_ms`. Returns how many writers are still busy. Called at process exit.
+ */
+export declare function waitForPendingWrites(timeoutMs: number): number

@@ -846,3 +846,4 @@ module.exports.registerEnvironment = nativeBinding.registerEnvironment
 module.exports.removeSignal = nativeBinding.removeSignal
 module.exports.signalFromLoop = nativeBinding.signalFromLoop
 module.exports.snapshotFileName = nativeBinding.snapshotFileName
+module.exports.waitForPendingWrites = nativeBinding.waitForPendingWrites

@@ -404,6 +404,13 @@ function enqueue(spec, trigger, extra) {
   return result
 }
 
+// An exit while a dump's file is still being written (process.exit(), the end of the main
+// script after a signal dump) waits for the file to become final instead of leaving a
+// half-written .tmp behind. Bounded: a stuck disk cannot hold the exit for more than 60 s.
+process.on('exit', () => {
+  binding.waitForPendingWrites(60_000)
+})
+
 // ---------------------------------------------------------------------------------------------
 // Triggers: signals, the near-heap-limit hook, thresholds
 

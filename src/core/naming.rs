@@ -82,6 +82,23 @@ pub fn tmp_path(final_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The pid in a tmp name this module made (`<final>.<pid>-<16 hex>.tmp` or, from the JS engine,
+/// `<final>.<pid>-<16 hex>.raw.tmp`), if `name` is one.
+pub fn tmp_owner(name: &str) -> Option<u32> {
+    let stem = name
+        .strip_suffix(".raw.tmp")
+        .or_else(|| name.strip_suffix(".tmp"))?;
+    let (rest, hex) = stem.rsplit_once('-')?;
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (final_name, pid) = rest.rsplit_once('.')?;
+    if !final_name.contains(".heapsnapshot") && !final_name.ends_with(".json") {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// The sidecar's name: `<snapshot file>.json`.
 pub fn sidecar_path(final_path: &Path) -> PathBuf {
     let mut name = final_path.as_os_str().to_owned();
@@ -205,6 +222,24 @@ mod tests {
     fn iso_matches_javascript() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_390_875_123);
         assert_eq!(iso8601(t), "2026-11-22T23:41:15.123Z");
+    }
+
+    #[test]
+    fn tmp_owner_recognises_only_our_tmp_names() {
+        let tmp = tmp_path(Path::new("/d/x.heapsnapshot.gz"));
+        let name = tmp.file_name().unwrap().to_str().unwrap();
+        assert_eq!(tmp_owner(name), Some(std::process::id()));
+        assert_eq!(
+            tmp_owner("a.heapsnapshot.123-0123456789abcdef.raw.tmp"),
+            Some(123)
+        );
+        assert_eq!(
+            tmp_owner("a.heapsnapshot.json.9-0123456789abcdef.tmp"),
+            Some(9)
+        );
+        assert_eq!(tmp_owner("a.heapsnapshot.123-0123.tmp"), None);
+        assert_eq!(tmp_owner("notes.123-0123456789abcdef.tmp"), None);
+        assert_eq!(tmp_owner("a.heapsnapshot"), None);
     }
 
     #[test]

@@ -21,9 +21,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use flate2::write::GzEncoder;
@@ -125,6 +125,7 @@ impl Sink {
     pub fn open(spec: SinkSpec) -> Result<Sink, SnapError> {
         let started = Instant::now();
         check_final_path(&spec.path, "open")?;
+        remove_stale_tmps(&spec.path);
         let (file, tmp) = create_tmp(&spec.path)?;
         let (tx, rx) = bounded::<Msg>(QUEUE_DEPTH);
         let (recycle_tx, recycled) = bounded::<Vec<u8>>(QUEUE_DEPTH);
@@ -137,9 +138,13 @@ impl Sink {
             tmp,
             started,
         };
+        let guard = InFlight::enter();
         let worker = std::thread::Builder::new()
             .name("heapsnap-writer".into())
-            .spawn(move || writer.run(file))
+            .spawn(move || {
+                let _guard = guard;
+                writer.run(file)
+            })
             .map_err(|e| SnapError::io(&e, "spawn", Path::new("heapsnap-writer")))?;
         Ok(Sink {
             tx: Some(tx),
@@ -227,6 +232,75 @@ impl Drop for Sink {
         // Dropping the sender without an end mark tells the writer to discard the tmp file.
         self.tx.take();
     }
+}
+
+/// Writers whose file is not final yet, process-wide.
+static IN_FLIGHT: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        *IN_FLIGHT.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut n = IN_FLIGHT.0.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        IN_FLIGHT.1.notify_all();
+    }
+}
+
+/// Blocks until every writer in the process has finished (file final, or tmp removed), or
+/// `timeout` has passed. Returns how many are still writing. Process exit calls this so that
+/// an exit during a dump waits for the file instead of leaving a half-written tmp file.
+pub fn wait_in_flight(timeout: Duration) -> usize {
+    let guard = IN_FLIGHT.0.lock().unwrap_or_else(|e| e.into_inner());
+    let (n, _) = IN_FLIGHT
+        .1
+        .wait_timeout_while(guard, timeout, |n| *n > 0)
+        .unwrap_or_else(|e| e.into_inner());
+    *n
+}
+
+/// Removes tmp files in `final_path`'s directory that this module made in processes that no
+/// longer exist (a dump killed with `kill -9`, a container OOM-kill). Tmp files of live
+/// processes, and files whose names are not ours, are left alone.
+fn remove_stale_tmps(final_path: &Path) {
+    let dir = match final_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(naming::tmp_owner) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true // no cheap check: never remove
 }
 
 fn join(worker: JoinHandle<Result<Outcome, SnapError>>) -> Result<Outcome, SnapError> {
@@ -622,6 +696,28 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stale_tmps_of_dead_processes_are_removed_others_kept() {
+        let dir = tempdir("stale");
+        // pid 0x7fff_fff0 does not exist; our own pid does.
+        let dead = dir.join("a.heapsnapshot.2147483632-0123456789abcdef.tmp");
+        let mine = dir.join(format!(
+            "b.heapsnapshot.{}-0123456789abcdef.tmp",
+            std::process::id()
+        ));
+        let other = dir.join("unrelated.2147483632-0123456789abcdef.tmp");
+        for f in [&dead, &mine, &other] {
+            fs::write(f, b"x").unwrap();
+        }
+        let mut sink = Sink::open(spec(dir.join("c.heapsnapshot"), Compression::None)).unwrap();
+        assert!(sink.write(b"{}"));
+        sink.finish(0.0, None).wait().unwrap();
+        assert!(!dead.exists(), "a dead process's tmp is removed");
+        assert!(mine.exists() && other.exists());
+        assert_eq!(wait_in_flight(Duration::from_secs(1)), 0);
         fs::remove_dir_all(dir).unwrap();
     }
 
