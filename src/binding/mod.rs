@@ -251,7 +251,8 @@ pub fn snapshot_file_name(gzip: bool) -> String {
 /// most `timeout_ms`. Returns how many writers are still busy. Called at process exit.
 #[napi]
 pub fn wait_for_pending_writes(timeout_ms: u32) -> u32 {
-    crate::core::sink::wait_in_flight(std::time::Duration::from_millis(u64::from(timeout_ms))) as u32
+    crate::core::sink::wait_in_flight(std::time::Duration::from_millis(u64::from(timeout_ms)))
+        as u32
 }
 
 /// `120.4 MB`: sizes as the progress and log lines print them.

@@ -5,6 +5,7 @@ use napi_derive::napi;
 
 use crate::core::error::SnapError;
 use crate::core::sink::{round3, Compression, Outcome};
+use crate::core::trigger::ProcessInfo;
 
 /// Where and how one snapshot file is written.
 #[napi(object)]
@@ -129,6 +130,21 @@ pub struct EnvInfo {
     pub arch: String,
     pub thread_id: u32,
     pub is_main_thread: bool,
+}
+
+impl From<EnvInfo> for ProcessInfo {
+    fn from(i: EnvInfo) -> Self {
+        ProcessInfo {
+            version: i.version,
+            node: i.node,
+            v8: i.v8,
+            hostname: i.hostname,
+            platform: i.platform,
+            arch: i.arch,
+            thread_id: i.thread_id,
+            is_main_thread: i.is_main_thread,
+        }
+    }
 }
 
 /// How a trigger (signal, near-heap-limit) writes its dumps.

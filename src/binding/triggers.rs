@@ -60,16 +60,7 @@ pub fn register_environment(env: Env, info: EnvInfo) -> Result<bool> {
     }
     let slot = Arc::new(EnvSlot {
         env: Mutex::new(v8bridge::current_environment()),
-        info: ProcessInfo {
-            version: info.version,
-            node: info.node,
-            v8: info.v8,
-            hostname: info.hostname,
-            platform: info.platform,
-            arch: info.arch,
-            thread_id: info.thread_id,
-            is_main_thread: info.is_main_thread,
-        },
+        info: info.into(),
         served: AtomicU64::new(signal::REQUESTED.load(Ordering::SeqCst)),
         interrupt_pending: AtomicBool::new(false),
     });
