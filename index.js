@@ -8,7 +8,6 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
-const crypto = require('node:crypto')
 const { threadId, isMainThread } = require('node:worker_threads')
 
 const binding = loadBinding()
@@ -44,8 +43,8 @@ function loadBinding() {
   }
 }
 
-/** gzip level used when none is given. */
-const DEFAULT_LEVEL = 1
+/** gzip level used when none is given (see DEFAULT_GZIP_LEVEL in src/core/sink.rs). */
+const DEFAULT_LEVEL = 2
 const SNAPSHOT_OPTION_KEYS = new Set(['path', 'dir', 'compress', 'level', 'sidecar', 'progress'])
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +130,9 @@ function fillNative(sink) {
  * it), which is then fed through the sink and removed.
  */
 function rawTmpFor(finalPath) {
-  return `${finalPath}.${process.pid}-${crypto.randomBytes(8).toString('hex')}.raw.tmp`
+  // node:crypto is loaded here only: it is large, and every object loaded is in every snapshot.
+  const { randomBytes } = require('node:crypto')
+  return `${finalPath}.${process.pid}-${randomBytes(8).toString('hex')}.raw.tmp`
 }
 
 function feedFileSync(sink, file) {

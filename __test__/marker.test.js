@@ -28,7 +28,7 @@ for (const engine of ['native', 'js']) {
     assert.equal(isGzip(out.plain), false, 'writeSnapshot without .gz is plain JSON')
     assert.equal(countIn(out.plain, 'Marker'), 12345)
     assert.equal(out.r.compression, 'gzip')
-    assert.equal(out.r.level, 1)
+    assert.equal(out.r.level, 2, "the default level")
     assert.match(path.basename(out.r.path), /^heapsnap-\d{8}T\d{6}-\d+-\d+\.heapsnapshot\.gz$/)
     assert.equal(isGzip(out.r.path), true)
     assert.equal(countIn(out.r.path, 'Marker'), 12345)

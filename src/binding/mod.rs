@@ -192,6 +192,10 @@ pub(crate) struct Feed<'a> {
 }
 
 impl SnapshotOutput for Feed<'_> {
+    fn wants_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
     fn progress(&mut self, done: u32, total: u32) -> bool {
         if let Some(p) = self.progress {
             if total > 0 {

@@ -4,7 +4,7 @@
 use napi_derive::napi;
 
 use crate::core::error::SnapError;
-use crate::core::sink::{round3, Compression, Outcome};
+use crate::core::sink::{round3, Compression, Outcome, DEFAULT_GZIP_LEVEL};
 use crate::core::trigger::ProcessInfo;
 
 /// Where and how one snapshot file is written.
@@ -167,11 +167,11 @@ pub struct TriggerOptions {
     pub max_snapshots: Option<u32>,
 }
 
-/// `'gzip'` (level 1–9, default 1) or `'none'`.
+/// `'gzip'` (level 1–9, default [`DEFAULT_GZIP_LEVEL`]) or `'none'`.
 pub fn compression_of(compress: &str, level: Option<u32>) -> napi::Result<Compression> {
     match compress {
         "none" => Ok(Compression::None),
-        "gzip" => match level.unwrap_or(1) {
+        "gzip" => match level.unwrap_or(DEFAULT_GZIP_LEVEL) {
             l @ 1..=9 => Ok(Compression::Gzip(l)),
             l => Err(napi::Error::new(
                 napi::Status::InvalidArg,

@@ -24,6 +24,11 @@ use std::time::Instant;
 
 /// What receives the snapshot while it is generated and serialized.
 pub trait SnapshotOutput {
+    /// Whether to receive [`SnapshotOutput::progress`]. Progress is not free: with an
+    /// `ActivityControl` V8 first walks the heap once more to count its objects.
+    fn wants_progress(&self) -> bool {
+        false
+    }
     /// Generation progress (`done` of `total` heap objects). Return `false` to abort.
     fn progress(&mut self, _done: u32, _total: u32) -> bool {
         true
@@ -545,9 +550,13 @@ pub fn take_snapshot(out: &mut dyn SnapshotOutput) -> Result<TakeReport, BridgeE
     };
 
     let t0 = Instant::now();
-    let control_ptr = &mut control as *mut CppObject as *mut c_void;
+    let control_ptr = if ctx.out.wants_progress() {
+        &mut control as *mut CppObject as *mut c_void
+    } else {
+        std::ptr::null_mut() // as v8.writeHeapSnapshot does: no extra counting pass
+    };
     let snapshot = match api.take {
-        // SAFETY: `profiler` belongs to the current isolate; `control` is a valid
+        // SAFETY: `profiler` belongs to the current isolate; `control_ptr` is null or a valid
         // ActivityControl for the duration of the call; a null resolver is allowed;
         // (hide_internals = true, capture_numeric_value = false) is what Node passes.
         Take::Legacy(take) => unsafe {
