@@ -156,13 +156,6 @@ impl Utc {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn unix_millis(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
-}
-
 /// `2026-11-22T23:41:15.123Z`, as JavaScript's `Date.prototype.toISOString`.
 pub fn iso8601(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -2,7 +2,7 @@
 //! without any JavaScript: the file name, the sidecar's fields, the one-line report, the
 //! near-heap-limit policy. Pure Rust; the binding layer supplies the heap figures.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -144,20 +144,10 @@ pub fn near_limit_action(heap_size: u64, available: Option<u64>) -> NearLimitAct
     }
 }
 
-/// Makes `dir` absolute against the working directory (for printing and the sidecar).
-pub fn absolute(dir: &Path) -> PathBuf {
-    if dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|cwd| cwd.join(dir))
-            .unwrap_or_else(|_| dir.to_path_buf())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn heapdump_plan_names_relative_files() {
