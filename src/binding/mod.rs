@@ -19,6 +19,15 @@ use options::*;
 
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Progress reporters for one dump when `wanted`: one for generation (JS thread), one for the
+/// writer thread, so that each phase's first line prints at once.
+pub(crate) fn progress_pair(wanted: bool) -> (Option<Progress>, Option<Arc<Progress>>) {
+    (
+        wanted.then(|| Progress::new(PROGRESS_INTERVAL)),
+        wanted.then(|| Arc::new(Progress::new(PROGRESS_INTERVAL))),
+    )
+}
+
 /// One snapshot file being written: open it, feed it (from V8 through `takeV8Snapshot`, or
 /// from JS through `write`), then `finish` or `finishSync`. Dropping it unfinished removes the
 /// temporary file.
@@ -55,13 +64,12 @@ impl SnapshotSink {
                 }
             },
         };
-        let wants_progress = options.progress.unwrap_or(false);
-        let progress = wants_progress.then(|| Progress::new(PROGRESS_INTERVAL));
+        let (progress, writer_progress) = progress_pair(options.progress.unwrap_or(false));
         let spec = SinkSpec {
             path: PathBuf::from(options.path),
             compression,
             sidecar,
-            progress: wants_progress.then(|| Arc::new(Progress::new(PROGRESS_INTERVAL))),
+            progress: writer_progress,
         };
         Ok(match Sink::open(spec) {
             Ok(sink) => SnapshotSink {

@@ -14,8 +14,7 @@ use napi_derive::napi;
 use serde_json::{json, Map, Value};
 
 use super::options::{compression_of, EnvInfo, TriggerOptions};
-use super::Feed;
-use crate::core::progress::Progress;
+use super::{progress_pair, Feed};
 use crate::core::sink::{Outcome, Sink, SinkSpec};
 use crate::core::trigger::{self, DumpPlan, NearLimitAction, ProcessInfo};
 use crate::core::{error::SnapError, naming, signal};
@@ -134,14 +133,12 @@ fn dump_now(
         let (memory, stats) = heap_figures();
         trigger::sidecar_start(&slot.info, trigger_name, started, memory, stats, extra)
     });
-    let progress = plan.progress.then(|| Progress::new(Duration::from_secs(2)));
+    let (progress, writer_progress) = progress_pair(plan.progress);
     let spec = SinkSpec {
         path: path.clone(),
         compression: plan.compression,
         sidecar,
-        progress: plan
-            .progress
-            .then(|| Arc::new(Progress::new(Duration::from_secs(2)))),
+        progress: writer_progress,
     };
     let quiet = plan.quiet;
     let report = move |r: &std::result::Result<Outcome, SnapError>| {
@@ -290,15 +287,9 @@ pub fn signal_from_loop() {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         signal::LAST_SIGNAL_NS.store(now, Ordering::SeqCst);
-        // Workers get their dump through interrupts, as from the raw handler.
-        let targets: Vec<_> = lock(&SLOTS)
-            .iter()
-            .filter(|s| !s.info.is_main_thread)
-            .cloned()
-            .collect();
-        if lock(&SIGNAL_PLAN).as_ref().is_some_and(|p| p.workers) {
-            targets.iter().for_each(request_signal_dump);
-        }
+        // Workers get their dump through interrupts, as from the raw handler (the main
+        // thread's request finds the signal already served below and does nothing).
+        wake_signal_targets();
     }
     if let Some(slot) = current_slot() {
         serve_signal(&slot);

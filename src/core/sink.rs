@@ -278,11 +278,7 @@ pub fn wait_in_flight(timeout: Duration) -> usize {
 /// longer exist (a dump killed with `kill -9`, a container OOM-kill). Tmp files of live
 /// processes, and files whose names are not ours, are left alone.
 fn remove_stale_tmps(final_path: &Path) {
-    let dir = match final_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let Ok(entries) = fs::read_dir(parent_dir(final_path)) else {
         return;
     };
     for entry in entries.flatten() {
@@ -533,14 +529,18 @@ impl Writer {
     }
 }
 
+/// The directory a file name lives in (`.` for a bare relative name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// fsync of the directory makes the rename itself durable. Best effort: some file systems
 /// refuse to fsync a directory, and the file's own data is already on disk.
 fn sync_parent_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
+    if let Ok(d) = File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
 }
