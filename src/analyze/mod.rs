@@ -1,0 +1,460 @@
+//! The analyzer: reads `.heapsnapshot` files (plain or gzip, any size, streamed), builds the
+//! graph compactly, computes dominators and retained sizes, and answers the questions of
+//! DevTools' Summary, Comparison and Retainers views. Pure Rust: knows nothing of N-API or V8.
+//!
+//! Where this differs from current DevTools, on purpose:
+//! - Sizes are V8's own `self_size`s. DevTools (since 2024) moves the size of some internal
+//!   arrays into the single object that owns them (`calculateShallowSizes`); here a class's
+//!   shallow size is the sum the file states, which anyone can recount from the JSON.
+//! - Plain objects are one class, `Object`. DevTools (since 2024) splits them by property
+//!   names into `{a, b}` classes, and objects by allocation site when the snapshot has
+//!   `locations`.
+//! - Closures are `(closure)` and regexps `(regexp)` (DevTools now shows `Function` and
+//!   `RegExp`).
+
+pub mod diff;
+pub mod dominators;
+pub mod graph;
+pub mod inflate;
+pub mod parse;
+pub mod progress;
+pub mod retainers;
+pub mod source;
+pub mod summary;
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::core::error::SnapError;
+use graph::{Graph, Reverse};
+use parse::LoadOptions;
+use progress::Bar;
+use summary::ClassRow;
+
+/// Facts about one snapshot file.
+#[derive(Clone, Debug)]
+pub struct FileFacts {
+    pub path: String,
+    pub gzip: bool,
+    pub file_size: u64,
+    pub node_count: u64,
+    pub edge_count: u64,
+    /// Sum of all self sizes.
+    pub total_size: u64,
+}
+
+fn facts(path: &Path, g: &Graph) -> FileFacts {
+    FileFacts {
+        path: path.display().to_string(),
+        gzip: g.source_gzip,
+        file_size: g.source_size,
+        node_count: g.node_count() as u64,
+        edge_count: g.edge_count() as u64,
+        total_size: (0..g.node_count()).map(|i| g.self_size(i)).sum(),
+    }
+}
+
+/// Time spent in each phase, in milliseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    pub read_ms: f64,
+    pub dominators_ms: f64,
+    pub aggregate_ms: f64,
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+pub struct SummaryReport {
+    pub file: FileFacts,
+    /// All classes, biggest retained size first (callers cut to their `top`).
+    pub classes: Vec<ClassRow>,
+    pub timings: Timings,
+}
+
+fn load_full(path: &Path, edge_names: bool, bar: &Bar) -> Result<Graph, SnapError> {
+    bar.phase(format!("reading {}", path.display()));
+    parse::load(
+        path,
+        LoadOptions {
+            edges: true,
+            edge_names,
+        },
+        bar,
+    )
+}
+
+/// `heapsnap summary`.
+pub fn summary(path: &Path, bar: &Bar) -> Result<SummaryReport, SnapError> {
+    let t = Instant::now();
+    let g = load_full(path, false, bar)?;
+    let read_ms = ms(t);
+    let t = Instant::now();
+    bar.phase("dominators");
+    let dom = {
+        let rev = Reverse::build(&g);
+        dominators::compute(&g, &rev)
+    };
+    let dominators_ms = ms(t);
+    let t = Instant::now();
+    bar.phase("aggregating");
+    let classes = summary::classes(&g, &dom, |_| true);
+    let file = facts(path, &g);
+    Ok(SummaryReport {
+        file,
+        classes,
+        timings: Timings {
+            read_ms,
+            dominators_ms,
+            aggregate_ms: ms(t),
+        },
+    })
+}
+
+pub struct DiffReport {
+    pub base: FileFacts,
+    pub target: FileFacts,
+    pub classes: Vec<diff::DiffRow>,
+    /// Share of the target's older JS object ids found in the base (see `diff::same_process_score`).
+    pub same_process_score: f64,
+    pub same_process: bool,
+    /// The Summary of the objects allocated between the two snapshots (ids above the base's
+    /// largest JS object id), when they come from the same process.
+    pub allocated_between: Option<Vec<ClassRow>>,
+    pub base_max_js_id: u32,
+}
+
+/// `heapsnap diff`. `same_process` forces the answer instead of inferring it from the ids.
+pub fn diff(
+    base: &Path,
+    target: &Path,
+    same_process: Option<bool>,
+    bar: &Bar,
+) -> Result<DiffReport, SnapError> {
+    bar.phase(format!("reading {}", base.display()));
+    let bg = parse::load(
+        base,
+        LoadOptions {
+            edges: false,
+            edge_names: false,
+        },
+        bar,
+    )?;
+    let base_side = diff::DiffSide::of(&bg);
+    let base_facts = facts(base, &bg);
+    drop(bg);
+    let tg = load_full(target, false, bar)?;
+    let target_side = diff::DiffSide::of(&tg);
+    bar.phase("comparing");
+    let classes = diff::compare(&base_side, &target_side);
+    let score = diff::same_process_score(&base_side, &target_side);
+    let same = same_process.unwrap_or(score >= diff::SAME_PROCESS_THRESHOLD);
+    let min_id = base_side.max_js_id;
+    drop((base_side, target_side));
+    let allocated_between = if same {
+        bar.phase("dominators");
+        let rev = Reverse::build(&tg);
+        let dom = dominators::compute(&tg, &rev);
+        drop(rev);
+        Some(summary::classes(&tg, &dom, |i| tg.id[i] > min_id))
+    } else {
+        None
+    };
+    Ok(DiffReport {
+        base: base_facts,
+        target: facts(target, &tg),
+        classes,
+        same_process_score: score,
+        same_process: same,
+        allocated_between,
+        base_max_js_id: min_id,
+    })
+}
+
+/// `heapsnap retainers`.
+pub fn retainers(
+    path: &Path,
+    class_name: &str,
+    paths: usize,
+    max_depth: usize,
+    bar: &Bar,
+) -> Result<(FileFacts, retainers::Report), SnapError> {
+    let g = load_full(path, true, bar)?;
+    bar.phase("dominators");
+    let rev = Reverse::build(&g);
+    let dom = dominators::compute(&g, &rev);
+    bar.phase("retainer paths");
+    let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
+    Ok((facts(path, &g), report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// (type, name, id, self_size, edges: (edge type, name or index, target node))
+    type N = (
+        &'static str,
+        &'static str,
+        u32,
+        u64,
+        Vec<(&'static str, &'static str, usize)>,
+    );
+
+    /// Writes a snapshot file in V8's layout, with or without `trace_node_id`.
+    fn write_snapshot(path: &Path, nodes: &[N], trace_field: bool, gzip: bool) {
+        let node_types = [
+            "hidden",
+            "array",
+            "string",
+            "object",
+            "code",
+            "closure",
+            "regexp",
+            "number",
+            "native",
+            "synthetic",
+            "concatenated string",
+            "sliced string",
+            "symbol",
+            "bigint",
+            "object shape",
+        ];
+        let edge_types = [
+            "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+        ];
+        let mut strings: Vec<String> = vec![String::new()];
+        let mut sid = |s: &str| -> usize {
+            if let Some(i) = strings.iter().position(|x| x == s) {
+                return i;
+            }
+            strings.push(s.to_string());
+            strings.len() - 1
+        };
+        let stride = if trace_field { 7 } else { 6 };
+        let (mut ns, mut es) = (Vec::new(), Vec::new());
+        let mut edge_count = 0;
+        for (t, name, id, size, edges) in nodes {
+            let mut f = vec![
+                node_types.iter().position(|x| x == t).unwrap(),
+                sid(name),
+                *id as usize,
+                *size as usize,
+                edges.len(),
+            ];
+            if trace_field {
+                f.push(0);
+            }
+            f.push(0);
+            ns.extend(f);
+            for (et, en, to) in edges {
+                let ti = edge_types.iter().position(|x| x == et).unwrap();
+                let n = if *et == "element" || *et == "hidden" {
+                    en.parse().unwrap()
+                } else {
+                    sid(en)
+                };
+                es.extend([ti, n, to * stride]);
+                edge_count += 1;
+            }
+        }
+        let fields = if trace_field {
+            r#"["type","name","id","self_size","edge_count","trace_node_id","detachedness"]"#
+        } else {
+            r#"["type","name","id","self_size","edge_count","detachedness"]"#
+        };
+        let join = |v: &[usize]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let json = format!(
+            "{{\"snapshot\":{{\"meta\":{{\"node_fields\":{fields},\"node_types\":[{nt},\"string\",\"number\"],\
+             \"edge_fields\":[\"type\",\"name_or_index\",\"to_node\"],\"edge_types\":[{et},\"string_or_number\",\"node\"],\
+             \"location_fields\":[\"object_index\"]}},\"node_count\":{},\"edge_count\":{edge_count},\"trace_function_count\":0}},\n\
+             \"nodes\":[{}],\n\"edges\":[{}],\n\"trace_function_infos\":[],\"trace_tree\":[],\"samples\":[],\"locations\":[],\n\
+             \"strings\":{}}}",
+            nodes.len(),
+            join(&ns),
+            join(&es),
+            serde_json::to_string(&strings).unwrap(),
+            nt = serde_json::to_string(&node_types).unwrap(),
+            et = serde_json::to_string(&edge_types).unwrap(),
+        );
+        let mut f = std::fs::File::create(path).unwrap();
+        if gzip {
+            let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            gz.write_all(json.as_bytes()).unwrap();
+            gz.finish().unwrap();
+        } else {
+            f.write_all(json.as_bytes()).unwrap();
+        }
+    }
+
+    fn fixture() -> Vec<N> {
+        vec![
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                vec![("shortcut", "1", 1), ("element", "1", 2)],
+            ),
+            (
+                "object",
+                "global",
+                3,
+                50,
+                vec![
+                    ("property", "m", 3),
+                    ("weak", "w", 9),
+                    ("property", "z", 10),
+                    ("property", "k\u{e9}\"y", 12),
+                ],
+            ),
+            ("synthetic", "(GC roots)", 5, 0, vec![("element", "1", 8)]),
+            ("object", "Map", 7, 32, vec![("internal", "table", 4)]),
+            (
+                "array",
+                "",
+                9,
+                100,
+                vec![("element", "0", 5), ("element", "1", 6)],
+            ),
+            ("object", "Leak", 11, 40, vec![("property", "s", 7)]),
+            (
+                "object",
+                "Leak",
+                13,
+                40,
+                vec![("property", "s", 7), ("property", "self", 6)],
+            ),
+            ("string", "hello", 15, 20, vec![]),
+            (
+                "synthetic",
+                "(Strong roots)",
+                17,
+                0,
+                vec![("element", "1", 3), ("element", "2", 11)],
+            ),
+            ("object", "Weak", 19, 10, vec![]),
+            ("object", "Zero", 21, 0, vec![]),
+            // Retained only by a system root, not by the page.
+            ("object", "Leak", 23, 40, vec![]),
+            ("object", "Odd\u{e9}", 25, 8, vec![]),
+        ]
+    }
+
+    fn check_summary(path: &Path) {
+        let r = summary(path, &Bar::new(false)).unwrap();
+        assert_eq!(r.file.node_count, 13);
+        let row = |n: &str| {
+            r.classes
+                .iter()
+                .find(|c| c.name == n)
+                .unwrap_or_else(|| panic!("{n}"))
+                .clone()
+        };
+        let leak = row("Leak");
+        assert_eq!(
+            (leak.count, leak.shallow_size, leak.retained_size),
+            (3, 120, 120)
+        );
+        assert_eq!(row("Map").retained_size, 232);
+        assert_eq!(row("(array)").retained_size, 200);
+        assert_eq!(row("(string)").retained_size, 20);
+        assert_eq!(row("global").retained_size, 50 + 232 + 8);
+        assert_eq!(row("Weak").retained_size, 10);
+        assert_eq!(row("Odd\u{e9}").count, 1);
+        assert!(r
+            .classes
+            .iter()
+            .all(|c| c.name != "Zero" && c.name != "(synthetic)"));
+        assert_eq!(r.classes[0].name, "global");
+    }
+
+    #[test]
+    fn summary_matches_hand_computed_dominators_in_every_layout() {
+        let dir = std::env::temp_dir().join(format!("heapsnap-analyze-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (trace, gzip) in [(true, false), (false, false), (true, true), (false, true)] {
+            let p = dir.join(format!("s-{trace}-{gzip}.heapsnapshot"));
+            write_snapshot(&p, &fixture(), trace, gzip);
+            check_summary(&p);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn retainer_path_runs_from_the_global_to_the_object() {
+        let dir = std::env::temp_dir().join(format!("heapsnap-ret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.heapsnapshot");
+        write_snapshot(&p, &fixture(), false, false);
+        let (_, r) = retainers(&p, "Leak", 5, 100, &Bar::new(false)).unwrap();
+        assert_eq!(r.count, 3);
+        let labels: Vec<String> = r.paths[0]
+            .path
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} @{} {}",
+                    s.node.name,
+                    s.node.id,
+                    s.edge.clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "global @3 .m",
+                "Map @7 table",
+                "(array) @9 [0]",
+                "Leak @11 "
+            ]
+        );
+        // The one only the system roots hold is reached through them.
+        let sys = r.paths.iter().find(|p| p.object.id == 23).unwrap();
+        assert_eq!(sys.path[0].node.name, "(GC roots)");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_a_code() {
+        let dir = std::env::temp_dir().join(format!("heapsnap-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("g.heapsnapshot");
+        write_snapshot(&good, &fixture(), true, false);
+        let text = std::fs::read(&good).unwrap();
+        for cut in [1, 40, text.len() / 2, text.len() - 2] {
+            let p = dir.join("cut.heapsnapshot");
+            std::fs::write(&p, &text[..cut]).unwrap();
+            let e = summary(&p, &Bar::new(false))
+                .err()
+                .expect("truncated file refused");
+            assert_eq!(
+                e.code,
+                source::ERR_BAD_SNAPSHOT,
+                "cut at {cut}: {}",
+                e.message
+            );
+        }
+        let gz = dir.join("g.heapsnapshot.gz");
+        write_snapshot(&gz, &fixture(), true, true);
+        let bytes = std::fs::read(&gz).unwrap();
+        std::fs::write(&gz, &bytes[..bytes.len() - 12]).unwrap();
+        let e = summary(&gz, &Bar::new(false))
+            .err()
+            .expect("truncated gzip refused");
+        assert_eq!(e.code, source::ERR_BAD_SNAPSHOT, "{}", e.message);
+        let e = summary(&dir.join("missing"), &Bar::new(false))
+            .err()
+            .unwrap();
+        assert_eq!((e.code.as_str(), e.syscall.as_str()), ("ENOENT", "open"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,477 @@
+//! A streaming reader for the `.heapsnapshot` JSON layout (DESIGN.md §5). It never holds the
+//! JSON text: `nodes` and `edges` go straight into packed integer columns, `strings` into one
+//! arena (keeping only the strings the caller marks as needed), and every other section is
+//! skipped without being stored. Only the small `snapshot.meta` object is parsed as a value.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::graph::{Graph, Meta};
+use super::progress::Bar;
+use super::source::{Source, ERR_BAD_SNAPSHOT};
+use crate::core::error::SnapError;
+
+/// What to keep while reading.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Keep the edges (needed for dominators and retainers; `diff`'s base snapshot needs none).
+    pub edges: bool,
+    /// Keep the names of edges (property names) as strings (needed to print retainer paths).
+    pub edge_names: bool,
+}
+
+/// Reads a snapshot file into a [`Graph`].
+pub fn load(path: &Path, opts: LoadOptions, bar: &Bar) -> Result<Graph, SnapError> {
+    let source = Source::open(path)?;
+    bar.set_source(source.read.clone(), source.file_size);
+    let mut p = Parser {
+        buf: Vec::new(),
+        pos: 0,
+        consumed: 0,
+        source: &source,
+        path,
+    };
+    let mut graph = p.document(opts)?;
+    bar.clear_source();
+    graph.source_gzip = source.gzip;
+    graph.source_size = source.file_size;
+    Ok(graph)
+}
+
+struct Parser<'a> {
+    buf: Vec<u8>,
+    pos: usize,
+    /// Bytes of the inflated stream before `buf`.
+    consumed: u64,
+    source: &'a Source,
+    path: &'a Path,
+}
+
+impl Parser<'_> {
+    fn bad(&self, what: impl std::fmt::Display) -> SnapError {
+        SnapError::other(
+            ERR_BAD_SNAPSHOT,
+            "read",
+            self.path,
+            format!(
+                "{}: not a valid heap snapshot at byte {}: {what}",
+                self.path.display(),
+                self.consumed + self.pos as u64
+            ),
+        )
+    }
+
+    /// Makes sure `buf[pos]` exists; false at the end of the stream.
+    #[inline]
+    fn fill(&mut self) -> Result<bool, SnapError> {
+        if self.pos < self.buf.len() {
+            return Ok(true);
+        }
+        self.consumed += self.buf.len() as u64;
+        let old = std::mem::take(&mut self.buf);
+        self.buf = self.source.next_chunk(old)?;
+        self.pos = 0;
+        Ok(!self.buf.is_empty())
+    }
+
+    /// The next byte that is not JSON whitespace (not consumed).
+    fn peek_token(&mut self) -> Result<u8, SnapError> {
+        loop {
+            if !self.fill()? {
+                return Err(self.bad("the file ends early (truncated)"));
+            }
+            let b = self.buf[self.pos];
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.pos += 1;
+            } else {
+                return Ok(b);
+            }
+        }
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), SnapError> {
+        let b = self.peek_token()?;
+        if b != want {
+            return Err(self.bad(format!(
+                "expected '{}', found '{}'",
+                want as char,
+                b.escape_ascii()
+            )));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn document(&mut self, opts: LoadOptions) -> Result<Graph, SnapError> {
+        let mut graph: Option<Graph> = None;
+        let (mut nodes_seen, mut edges_seen, mut strings_seen) = (false, false, false);
+        self.expect(b'{')?;
+        if self.peek_token()? == b'}' {
+            return Err(self.bad("the top-level object is empty"));
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            match key.as_str() {
+                "snapshot" => {
+                    let raw = self.raw_value()?;
+                    let value: Value = serde_json::from_slice(&raw)
+                        .map_err(|e| self.bad(format!("\"snapshot\": {e}")))?;
+                    let meta = Meta::from_json(&value).map_err(|e| self.bad(e))?;
+                    graph = Some(Graph::new(meta, opts));
+                }
+                "nodes" | "edges" | "strings" => {
+                    let Some(g) = graph.as_mut() else {
+                        return Err(self.bad(format!("\"{key}\" comes before \"snapshot\"")));
+                    };
+                    match key.as_str() {
+                        "nodes" => {
+                            self.ints(|v| g.push_node_field(v))?;
+                            g.end_nodes().map_err(|e| self.bad(e))?;
+                            nodes_seen = true;
+                        }
+                        "edges" => {
+                            if !nodes_seen {
+                                return Err(self.bad("\"edges\" comes before \"nodes\""));
+                            }
+                            self.ints(|v| g.push_edge_field(v))?;
+                            g.end_edges().map_err(|e| self.bad(e))?;
+                            edges_seen = true;
+                        }
+                        _ => {
+                            if !nodes_seen || !edges_seen {
+                                return Err(self.bad("\"strings\" comes before the nodes/edges"));
+                            }
+                            self.strings(g)?;
+                            strings_seen = true;
+                        }
+                    }
+                }
+                _ => self.skip_value()?,
+            }
+            match self.peek_token()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                b => return Err(self.bad(format!("expected ',' or '}}', found '{}'", b as char))),
+            }
+        }
+        let Some(mut g) = graph else {
+            return Err(self.bad("no \"snapshot\" section"));
+        };
+        if !(nodes_seen && edges_seen && strings_seen) {
+            return Err(self.bad("missing \"nodes\", \"edges\" or \"strings\""));
+        }
+        g.finish().map_err(|e| self.bad(e))?;
+        Ok(g)
+    }
+
+    /// An array of non-negative integers, each handed to `sink` in order.
+    fn ints(&mut self, mut sink: impl FnMut(u64) -> Result<(), String>) -> Result<(), SnapError> {
+        self.expect(b'[')?;
+        let mut acc: u64 = 0;
+        let mut digits = 0u32;
+        loop {
+            if !self.fill()? {
+                return Err(self.bad("the file ends inside an array (truncated)"));
+            }
+            let buf = &self.buf[self.pos..];
+            let mut i = 0;
+            let mut stop: Option<Result<(), String>> = None;
+            while i < buf.len() {
+                let b = buf[i];
+                i += 1;
+                match b {
+                    b'0'..=b'9' => {
+                        match acc
+                            .checked_mul(10)
+                            .and_then(|a| a.checked_add(u64::from(b - b'0')))
+                        {
+                            Some(a) => acc = a,
+                            None => {
+                                stop = Some(Err("number too large".into()));
+                                break;
+                            }
+                        }
+                        digits += 1;
+                    }
+                    b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' => {
+                        if digits > 0 {
+                            if let Err(e) = sink(acc) {
+                                stop = Some(Err(e));
+                                break;
+                            }
+                            acc = 0;
+                            digits = 0;
+                        }
+                        if b == b']' {
+                            stop = Some(Ok(()));
+                            break;
+                        }
+                    }
+                    _ => {
+                        i -= 1;
+                        stop = Some(Err(format!(
+                            "expected a non-negative integer, found '{}'",
+                            b.escape_ascii()
+                        )));
+                        break;
+                    }
+                }
+            }
+            self.pos += i;
+            match stop {
+                None => {}
+                Some(Ok(())) => return Ok(()),
+                Some(Err(e)) => return Err(self.bad(e)),
+            }
+        }
+    }
+
+    /// The `strings` array: each string is decoded and kept when the graph needs it.
+    fn strings(&mut self, g: &mut Graph) -> Result<(), SnapError> {
+        self.expect(b'[')?;
+        let mut index: u32 = 0;
+        let mut scratch = Vec::new();
+        if self.peek_token()? == b']' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let keep = g.string_wanted(index);
+            scratch.clear();
+            self.string_into(&mut scratch, keep)?;
+            if keep {
+                let text = decode_json_string(&scratch).map_err(|e| self.bad(e))?;
+                g.take_string(index, &text);
+            }
+            index = index
+                .checked_add(1)
+                .ok_or_else(|| self.bad("too many strings"))?;
+            match self.peek_token()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                b => return Err(self.bad(format!("expected ',' or ']', found '{}'", b as char))),
+            }
+        }
+    }
+
+    /// A JSON string decoded (used for keys).
+    fn string(&mut self) -> Result<String, SnapError> {
+        let mut raw = Vec::new();
+        self.string_into(&mut raw, true)?;
+        decode_json_string(&raw).map_err(|e| self.bad(e))
+    }
+
+    /// Copies the raw (still escaped) body of a JSON string into `out` when `keep`.
+    fn string_into(&mut self, out: &mut Vec<u8>, keep: bool) -> Result<(), SnapError> {
+        self.expect(b'"')?;
+        let mut escaped = false;
+        loop {
+            if !self.fill()? {
+                return Err(self.bad("the file ends inside a string (truncated)"));
+            }
+            let buf = &self.buf[self.pos..];
+            let mut i = 0;
+            if escaped {
+                // The byte after a backslash never ends the string.
+                i = 1;
+                escaped = false;
+            }
+            let end = loop {
+                match buf[i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                    None => break None,
+                    Some(k) if buf[i + k] == b'\\' => {
+                        if i + k + 1 < buf.len() {
+                            i += k + 2;
+                        } else {
+                            escaped = true;
+                            break None;
+                        }
+                    }
+                    Some(k) => break Some(i + k),
+                }
+            };
+            match end {
+                Some(e) => {
+                    if keep {
+                        out.extend_from_slice(&buf[..e]);
+                    }
+                    self.pos += e + 1;
+                    return Ok(());
+                }
+                None => {
+                    if keep {
+                        out.extend_from_slice(buf);
+                    }
+                    self.pos = self.buf.len();
+                }
+            }
+        }
+    }
+
+    /// Skips any JSON value without storing it.
+    fn skip_value(&mut self) -> Result<(), SnapError> {
+        self.value(None)
+    }
+
+    /// A JSON value's raw text (for the small `snapshot` object).
+    fn raw_value(&mut self) -> Result<Vec<u8>, SnapError> {
+        let mut out = Vec::new();
+        self.value(Some(&mut out))?;
+        Ok(out)
+    }
+
+    /// Walks one value, copying its text into `out` when given. Nesting is tracked with a
+    /// counter, so deep values need no recursion.
+    fn value(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), SnapError> {
+        let mut depth: usize = 0;
+        loop {
+            let b = self.peek_token()?;
+            match b {
+                b'"' => {
+                    let mut s = Vec::new();
+                    let keep = out.is_some();
+                    self.string_into(&mut s, keep)?;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push(b'"');
+                        o.extend_from_slice(&s);
+                        o.push(b'"');
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.pos += 1;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push(b);
+                    }
+                    continue;
+                }
+                b'}' | b']' => {
+                    if depth == 0 {
+                        return Err(self.bad(format!("unexpected '{}'", b as char)));
+                    }
+                    depth -= 1;
+                    self.pos += 1;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push(b);
+                    }
+                }
+                b',' | b':' => {
+                    if depth == 0 {
+                        return Err(self.bad(format!("unexpected '{}'", b as char)));
+                    }
+                    self.pos += 1;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push(b);
+                    }
+                    continue;
+                }
+                _ => {
+                    // A number or literal: everything up to a delimiter.
+                    let mut any = false;
+                    loop {
+                        if !self.fill()? {
+                            break;
+                        }
+                        let c = self.buf[self.pos];
+                        if matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t' | b':') {
+                            break;
+                        }
+                        if !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.')) {
+                            return Err(self.bad(format!("unexpected '{}'", c.escape_ascii())));
+                        }
+                        if let Some(o) = out.as_deref_mut() {
+                            o.push(c);
+                        }
+                        self.pos += 1;
+                        any = true;
+                    }
+                    if !any {
+                        return Err(self.bad("expected a value"));
+                    }
+                }
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Decodes the body of a JSON string (escapes included). Lone surrogates, which V8 may write
+/// for strings that are not valid UTF-16, become U+FFFD.
+pub fn decode_json_string(raw: &[u8]) -> Result<String, String> {
+    if !raw.contains(&b'\\') {
+        return Ok(String::from_utf8_lossy(raw).into_owned());
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    let hex4 = |i: usize| -> Result<u32, String> {
+        let h = raw.get(i..i + 4).ok_or("short \\u escape")?;
+        let s = std::str::from_utf8(h).map_err(|_| "bad \\u escape")?;
+        u32::from_str_radix(s, 16).map_err(|_| "bad \\u escape".to_string())
+    };
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let e = *raw.get(i + 1).ok_or("dangling backslash")?;
+        i += 2;
+        let ch = match e {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(i)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi)
+                    && raw.get(i) == Some(&b'\\')
+                    && raw.get(i + 1) == Some(&b'u')
+                {
+                    let lo = hex4(i + 2)?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        i += 6;
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                            .unwrap_or('\u{fffd}')
+                    } else {
+                        '\u{fffd}'
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{fffd}')
+                }
+            }
+            other => return Err(format!("bad escape '\\{}'", other as char)),
+        };
+        let mut tmp = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_json_string;
+
+    #[test]
+    fn decodes_escapes_and_surrogates() {
+        assert_eq!(decode_json_string(br"a\nb\u0041").unwrap(), "a\nbA");
+        assert_eq!(decode_json_string(br"\ud83d\ude00").unwrap(), "\u{1F600}");
+        assert_eq!(decode_json_string(br"x\ud800y").unwrap(), "x\u{fffd}y");
+        assert!(decode_json_string(br"\q").is_err());
+    }
+}

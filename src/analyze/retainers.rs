@@ -1,0 +1,202 @@
+//! DevTools' Retainers pane, as text: for the biggest objects of a class, the shortest chain of
+//! retainers from a GC root, using DevTools' distances (`JSHeapSnapshot.calculateDistances`):
+//! objects reachable from the user roots (the global objects the root's shortcut edges point
+//! at) are measured from there first; everything else from the root, after them. Weak edges
+//! are never followed, and a path never goes through an edge from the root itself (the
+//! Retainers pane hides those).
+
+use std::collections::VecDeque;
+
+use super::dominators::Dominators;
+use super::graph::{Graph, Reverse};
+
+/// Distance offset for objects reached only through the system roots (DevTools'
+/// `baseSystemDistance`).
+pub const BASE_SYSTEM_DISTANCE: u32 = 100_000_000;
+const UNREACHED: u32 = u32::MAX;
+
+/// Breadth-first distances from the user roots, then from the root.
+pub fn distances(g: &Graph) -> Vec<u32> {
+    let n = g.node_count();
+    let mut dist = vec![UNREACHED; n];
+    let mut queue = VecDeque::new();
+    let mut user_roots = false;
+    for e in g.edges(0) {
+        let to = g.eto[e] as usize;
+        let user_root =
+            g.ntype[to] != g.nk.synthetic || g.string(g.name[to]) == "(Document DOM trees)";
+        if user_root && dist[to] == UNREACHED {
+            user_roots = true;
+            dist[to] = 1;
+            queue.push_back(to as u32);
+        }
+    }
+    let bfs = |queue: &mut VecDeque<u32>, dist: &mut Vec<u32>| {
+        while let Some(v) = queue.pop_front() {
+            let d = dist[v as usize] + 1;
+            for e in g.edges(v as usize) {
+                let to = g.eto[e] as usize;
+                if g.etype[e] == g.ek.weak || dist[to] != UNREACHED {
+                    continue;
+                }
+                dist[to] = d;
+                queue.push_back(to as u32);
+            }
+        }
+    };
+    bfs(&mut queue, &mut dist);
+    dist[0] = if user_roots { BASE_SYSTEM_DISTANCE } else { 0 };
+    queue.push_back(0);
+    bfs(&mut queue, &mut dist);
+    dist
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: u32,
+    pub name: String,
+    pub node_type: String,
+    pub class_name: String,
+    pub self_size: u64,
+    pub retained_size: u64,
+    /// Distance from the roots (None when unreachable).
+    pub distance: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub node: NodeInfo,
+    /// The edge from this node to the next one on the path (None for the last).
+    pub edge: Option<String>,
+    pub edge_type: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InstancePath {
+    pub object: NodeInfo,
+    /// From the first object below the root down to the object itself. Empty when the object
+    /// is unreachable (only weakly held, or garbage the snapshot still listed).
+    pub path: Vec<Step>,
+}
+
+pub struct Report {
+    pub class_name: String,
+    pub count: u64,
+    pub shallow_size: u64,
+    pub retained_size: u64,
+    pub paths: Vec<InstancePath>,
+}
+
+pub fn node_info(g: &Graph, dom: &Dominators, dist: &[u32], i: usize) -> NodeInfo {
+    NodeInfo {
+        id: g.id[i],
+        name: g.display_name(i),
+        node_type: g.node_type_name(i).to_string(),
+        class_name: g.class_name(i).into_owned(),
+        self_size: g.self_size(i),
+        retained_size: dom.retained[i],
+        distance: (dist[i] != UNREACHED).then_some(dist[i]),
+    }
+}
+
+/// The retainer of `v` on a shortest path to the roots: `(retainer, edge)`.
+fn closest_retainer(g: &Graph, rev: &Reverse, dist: &[u32], v: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(u32, usize, usize)> = None;
+    for r in rev.of(v) {
+        let src = rev.src[r] as usize;
+        let e = rev.edge[r] as usize;
+        if src == 0 || g.etype[e] == g.ek.weak || dist[src] >= dist[v] {
+            continue;
+        }
+        if best.is_none_or(|b| dist[src] < b.0) {
+            best = Some((dist[src], src, e));
+        }
+    }
+    best.map(|(_, s, e)| (s, e))
+}
+
+/// The report for class `class_name`: totals, and a retainer path for each of the `paths`
+/// instances with the biggest retained sizes.
+pub fn report(
+    g: &Graph,
+    rev: &Reverse,
+    dom: &Dominators,
+    class_name: &str,
+    paths: usize,
+    max_depth: usize,
+) -> Report {
+    let dist = distances(g);
+    let mut members: Vec<usize> = (0..g.node_count())
+        .filter(|&i| g.counted(i) && g.class_name(i) == class_name)
+        .collect();
+    let count = members.len() as u64;
+    let shallow_size = members.iter().map(|&i| g.self_size(i)).sum();
+    // Class retained size: members not dominated by another member.
+    let mut is_member = vec![false; g.node_count()];
+    for &i in &members {
+        is_member[i] = true;
+    }
+    let retained_size = members
+        .iter()
+        .filter(|&&i| {
+            let mut d = dom.idom[i] as usize;
+            while d != 0 {
+                if is_member[d] {
+                    return false;
+                }
+                d = dom.idom[d] as usize;
+            }
+            true
+        })
+        .map(|&i| dom.retained[i])
+        .sum();
+    members.sort_by(|&a, &b| {
+        dom.retained[b]
+            .cmp(&dom.retained[a])
+            .then(g.id[a].cmp(&g.id[b]))
+    });
+    members.truncate(paths);
+    let paths = members
+        .iter()
+        .map(|&obj| {
+            let mut steps = vec![Step {
+                node: node_info(g, dom, &dist, obj),
+                edge: None,
+                edge_type: None,
+            }];
+            if dist[obj] != UNREACHED {
+                let mut v = obj;
+                while let Some((src, e)) = closest_retainer(g, rev, &dist, v) {
+                    steps.push(Step {
+                        node: node_info(g, dom, &dist, src),
+                        edge: Some(g.edge_label(e)),
+                        edge_type: Some(g.edge_type_name(e).to_string()),
+                    });
+                    v = src;
+                    if steps.len() > max_depth {
+                        break;
+                    }
+                }
+            }
+            steps.reverse();
+            let object = steps
+                .last()
+                .map(|s| s.node.clone())
+                .unwrap_or_else(|| node_info(g, dom, &dist, obj));
+            if dist[obj] == UNREACHED {
+                steps.clear();
+            }
+            InstancePath {
+                object,
+                path: steps,
+            }
+        })
+        .collect();
+    Report {
+        class_name: class_name.to_string(),
+        count,
+        shallow_size,
+        retained_size,
+        paths,
+    }
+}
