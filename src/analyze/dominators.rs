@@ -31,14 +31,17 @@
 //! A node's retained size is its self size plus the retained sizes of the nodes it
 //! immediately dominates.
 
-use super::graph::{Graph, Reverse};
+use super::graph::Graph;
 
 const NONE: u32 = u32::MAX;
 
-/// Which nodes DevTools counts as page owned (special case 3).
-pub fn page_owned(g: &Graph) -> Vec<bool> {
+/// Which nodes DevTools counts as page owned (special case 3); all false when `rule` is off.
+pub fn page_owned(g: &Graph, rule: bool) -> Vec<bool> {
     let n = g.node_count();
     let mut flag = vec![false; n];
+    if !rule {
+        return flag;
+    }
     let mut stack: Vec<u32> = Vec::new();
     for e in g.edges(0) {
         let t = g.etype[e];
@@ -97,143 +100,160 @@ impl Dominators {
     }
 }
 
-/// Computes dominators and retained sizes; `rev` must be `Reverse::build(g)`.
-pub fn compute(g: &Graph, rev: &Reverse) -> Dominators {
+/// Computes dominators and retained sizes. `page_rule` applies special case 3 (DevTools does;
+/// memlab's version of it marks every node of a Node.js snapshot, which comes to the same as
+/// leaving it out). With `drop_edges` the graph's edge columns are freed as soon as they are no
+/// longer needed, which lowers the peak memory of a summary.
+///
+/// Memory: besides the graph, 5 words a node during the traversal and 4 bytes a retaining
+/// edge for the reverse graph, which is built in DFS order so that the node-to-number map can
+/// be freed before the semi-dominator pass (semi-NCA: no buckets).
+pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
     let n = g.node_count();
-    let page = page_owned(g);
+    let page = page_owned(g, page_rule);
 
     // Depth-first numbering from the root; then (case 4) from each node that nothing
     // retains, then from whatever is left (cycles that only retain each other).
     let mut pre = vec![NONE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent = vec![0u32; n];
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let mut dfs = |start: usize, pre: &mut Vec<u32>| {
-        if pre[start] != NONE {
-            return;
-        }
-        pre[start] = vertex.len() as u32;
-        parent[vertex.len()] = 0;
-        vertex.push(start as u32);
-        stack.push((start as u32, g.first_edge[start]));
-        while let Some(top) = stack.last_mut() {
-            let v = top.0 as usize;
-            let end = g.first_edge[v + 1];
-            let mut next = None;
-            while top.1 < end {
-                let e = top.1 as usize;
-                top.1 += 1;
+    {
+        let g: &Graph = g;
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        let mut dfs = |start: usize, pre: &mut Vec<u32>| {
+            if pre[start] != NONE {
+                return;
+            }
+            pre[start] = vertex.len() as u32;
+            parent[vertex.len()] = 0;
+            vertex.push(start as u32);
+            stack.push((start as u32, g.first_edge[start]));
+            while let Some(top) = stack.last_mut() {
+                let v = top.0 as usize;
+                let end = g.first_edge[v + 1];
+                let mut next = None;
+                while top.1 < end {
+                    let e = top.1 as usize;
+                    top.1 += 1;
+                    let w = g.eto[e] as usize;
+                    if pre[w] == NONE && retains(g, &page, v, e, w) {
+                        next = Some(w);
+                        break;
+                    }
+                }
+                match next {
+                    Some(w) => {
+                        let num = vertex.len();
+                        pre[w] = num as u32;
+                        parent[num] = pre[v];
+                        vertex.push(w as u32);
+                        stack.push((w as u32, g.first_edge[w]));
+                    }
+                    None => {
+                        stack.pop();
+                    }
+                }
+            }
+        };
+        dfs(0, &mut pre);
+        // Nodes that nothing retains: count their retaining edges first.
+        let mut retained_by = vec![false; n];
+        for v in 0..n {
+            for e in g.edges(v) {
                 let w = g.eto[e] as usize;
-                if pre[w] == NONE && retains(g, &page, v, e, w) {
-                    next = Some(w);
-                    break;
-                }
-            }
-            match next {
-                Some(w) => {
-                    let num = vertex.len();
-                    pre[w] = num as u32;
-                    parent[num] = pre[v];
-                    vertex.push(w as u32);
-                    stack.push((w as u32, g.first_edge[w]));
-                }
-                None => {
-                    stack.pop();
+                if !retained_by[w] && retains(g, &page, v, e, w) {
+                    retained_by[w] = true;
                 }
             }
         }
-    };
-    dfs(0, &mut pre);
-    for u in 0..n {
-        if pre[u] == NONE
-            && !rev
-                .of(u)
-                .any(|r| retains(g, &page, rev.src[r] as usize, rev.edge[r] as usize, u))
-        {
+        for (u, _) in retained_by.iter().enumerate().filter(|(_, &r)| !r) {
+            dfs(u, &mut pre);
+        }
+        drop(retained_by);
+        for u in 0..n {
             dfs(u, &mut pre);
         }
     }
-    for u in 0..n {
-        dfs(u, &mut pre);
-    }
     debug_assert_eq!(vertex.len(), n);
 
-    // Semi-dominators and immediate dominators, all indexed by DFS number.
+    // Retaining edges reversed, in DFS numbers.
+    let (rev_first, rev_src) = {
+        let g: &Graph = g;
+        let mut first = vec![0u32; n + 1];
+        for v in 0..n {
+            for e in g.edges(v) {
+                let w = g.eto[e] as usize;
+                if retains(g, &page, v, e, w) {
+                    first[pre[w] as usize + 1] += 1;
+                }
+            }
+        }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut src = vec![0u32; first[n] as usize];
+        for v in 0..n {
+            for e in g.edges(v) {
+                let w = g.eto[e] as usize;
+                if retains(g, &page, v, e, w) {
+                    let slot = &mut fill[pre[w] as usize];
+                    src[*slot as usize] = pre[v];
+                    *slot += 1;
+                }
+            }
+        }
+        (first, src)
+    };
+    drop((pre, page));
+    if drop_edges {
+        g.drop_edges();
+    }
+
+    // Semi-dominators (eval/link with path compression), by DFS number.
     let mut semi: Vec<u32> = (0..n as u32).collect();
     let mut label: Vec<u32> = (0..n as u32).collect();
     let mut ancestor = vec![NONE; n];
-    let mut idom = vec![0u32; n];
-    let mut bucket_head = vec![NONE; n];
-    let mut bucket_next = vec![NONE; n];
     let mut path: Vec<u32> = Vec::new();
-
-    let eval = |v: u32,
-                ancestor: &mut Vec<u32>,
-                label: &mut Vec<u32>,
-                semi: &Vec<u32>,
-                path: &mut Vec<u32>|
-     -> u32 {
-        if ancestor[v as usize] == NONE {
-            return v;
-        }
-        // Compress the ancestor chain (iteratively, top first).
-        let mut x = v;
-        while ancestor[ancestor[x as usize] as usize] != NONE {
-            path.push(x);
-            x = ancestor[x as usize];
-        }
-        while let Some(x) = path.pop() {
-            let a = ancestor[x as usize] as usize;
-            if semi[label[a] as usize] < semi[label[x as usize] as usize] {
-                label[x as usize] = label[a];
-            }
-            ancestor[x as usize] = ancestor[a];
-        }
-        label[v as usize]
-    };
-
     for w in (1..n).rev() {
-        let node = vertex[w] as usize;
-        let mut s = semi[w];
-        if parent[w] == 0 {
-            // A child of the root in the DFS tree (a real one or an unreachable start).
-            s = 0;
-        }
-        for r in rev.of(node) {
-            let p = rev.src[r] as usize;
-            let e = rev.edge[r] as usize;
-            if !retains(g, &page, p, e, node) {
-                continue;
-            }
-            let u = eval(pre[p], &mut ancestor, &mut label, &semi, &mut path);
-            if semi[u as usize] < s {
-                s = semi[u as usize];
-            }
+        // A child of the root in the DFS tree (a real one or a start of case 4) has the root
+        // as a retainer.
+        let mut s = if parent[w] == 0 { 0 } else { semi[w] };
+        for &v in &rev_src[rev_first[w] as usize..rev_first[w + 1] as usize] {
+            let u = if ancestor[v as usize] == NONE {
+                v
+            } else {
+                // Compress the ancestor chain of v (iteratively, top first).
+                let mut x = v;
+                while ancestor[ancestor[x as usize] as usize] != NONE {
+                    path.push(x);
+                    x = ancestor[x as usize];
+                }
+                while let Some(x) = path.pop() {
+                    let a = ancestor[x as usize] as usize;
+                    if semi[label[a] as usize] < semi[label[x as usize] as usize] {
+                        label[x as usize] = label[a];
+                    }
+                    ancestor[x as usize] = ancestor[a];
+                }
+                label[v as usize]
+            };
+            s = s.min(semi[u as usize]);
         }
         semi[w] = s;
-        bucket_next[w] = bucket_head[s as usize];
-        bucket_head[s as usize] = w as u32;
-        let pw = parent[w];
-        ancestor[w] = pw;
-        let mut v = bucket_head[pw as usize];
-        bucket_head[pw as usize] = NONE;
-        while v != NONE {
-            let next = bucket_next[v as usize];
-            let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            idom[v as usize] = if semi[u as usize] < semi[v as usize] {
-                u
-            } else {
-                pw
-            };
-            v = next;
-        }
+        ancestor[w] = parent[w];
     }
+    drop((label, ancestor, rev_first, rev_src));
+    // Immediate dominators: the nearest common ancestor of the parent and the semi-dominator.
+    let mut idom = parent;
     for w in 1..n {
-        if idom[w] != semi[w] {
-            idom[w] = idom[idom[w] as usize];
+        let mut d = idom[w];
+        while d > semi[w] {
+            d = idom[d as usize];
         }
+        idom[w] = d;
     }
-    drop((semi, label, ancestor, bucket_head, bucket_next, parent));
+    drop(semi);
 
     // Retained sizes: children come after their dominator in DFS order.
     let mut retained: Vec<u64> = (0..n).map(|i| g.self_size(i)).collect();
@@ -247,7 +267,7 @@ pub fn compute(g: &Graph, rev: &Reverse) -> Dominators {
     for w in 1..n {
         idom_node[vertex[w] as usize] = vertex[idom[w] as usize];
     }
-    drop((idom, pre, vertex));
+    drop((idom, vertex));
 
     // Dominator-tree children, as one packed list.
     let mut child_first = vec![0u32; n + 1];

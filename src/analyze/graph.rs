@@ -124,6 +124,8 @@ pub struct Graph {
     pub etype: Vec<u8>,
     /// The edge's `name_or_index` (empty unless edge names were asked for).
     pub ename: Vec<u32>,
+    /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case).
+    internal: Vec<(u32, u32)>,
     /// Target node ordinal.
     pub eto: Vec<u32>,
     /// Which string indices to keep (bit set).
@@ -188,7 +190,12 @@ impl Graph {
             big_self: HashMap::new(),
             first_edge: Vec::with_capacity(n + 1),
             etype: Vec::with_capacity(e),
-            ename: Vec::with_capacity(e),
+            ename: if opts.edge_names {
+                Vec::with_capacity(e)
+            } else {
+                Vec::new()
+            },
+            internal: Vec::new(),
             eto: Vec::with_capacity(e),
             wanted: Vec::new(),
             internal_names: Vec::new(),
@@ -350,12 +357,15 @@ impl Graph {
         if self.opts.edges {
             self.etype.push(t);
             self.eto.push((to / stride) as u32);
-            self.ename.push(name);
-            if self.opts.edge_names && t != self.ek.element && t != self.ek.hidden {
-                self.want(name);
+            if self.opts.edge_names {
+                self.ename.push(name);
+                if t != self.ek.element && t != self.ek.hidden {
+                    self.want(name);
+                }
             }
             if t == self.ek.internal {
                 set_bit(&mut self.internal_names, name);
+                self.internal.push((self.eto.len() as u32 - 1, name));
             }
         }
         Ok(())
@@ -386,18 +396,17 @@ impl Graph {
     pub fn finish(&mut self) -> Result<(), String> {
         self.wanted = Vec::new();
         self.internal_names = Vec::new();
-        if !self.weakmap_names.is_empty() && !self.eto.is_empty() {
-            for v in 0..self.node_count() {
-                for e in self.edges(v) {
-                    if self.etype[e] == self.ek.internal
-                        && self.weakmap_names.get(&self.ename[e]) == Some(&self.id[v])
-                    {
-                        set_bit(&mut self.table_edges, e as u32);
+        if !self.weakmap_names.is_empty() {
+            for &(e, name) in &self.internal {
+                if let Some(&table) = self.weakmap_names.get(&name) {
+                    if self.id[self.edge_owner(e as usize)] == table {
+                        set_bit(&mut self.table_edges, e);
                     }
                 }
             }
         }
         self.weakmap_names = HashMap::new();
+        self.internal = Vec::new();
         self.arena.shrink_to_fit();
         Ok(())
     }
@@ -486,6 +495,14 @@ impl Graph {
     pub fn edge_owner(&self, e: usize) -> usize {
         let e = e as u32;
         self.first_edge.partition_point(|&f| f <= e) - 1
+    }
+
+    /// Frees the edge columns (the node columns and strings stay).
+    pub fn drop_edges(&mut self) {
+        self.etype = Vec::new();
+        self.eto = Vec::new();
+        self.ename = Vec::new();
+        self.table_edges = Vec::new();
     }
 
     /// Approximate bytes held by the graph's columns (for reports).

@@ -31,6 +31,19 @@ use parse::LoadOptions;
 use progress::Bar;
 use summary::ClassRow;
 
+/// Choices common to the analyses.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// DevTools' page-owned rule (see `dominators`); on by default.
+    pub page_rule: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { page_rule: true }
+    }
+}
+
 /// Facts about one snapshot file.
 #[derive(Clone, Debug)]
 pub struct FileFacts {
@@ -86,16 +99,13 @@ fn load_full(path: &Path, edge_names: bool, bar: &Bar) -> Result<Graph, SnapErro
 }
 
 /// `heapsnap summary`.
-pub fn summary(path: &Path, bar: &Bar) -> Result<SummaryReport, SnapError> {
+pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, SnapError> {
     let t = Instant::now();
-    let g = load_full(path, false, bar)?;
+    let mut g = load_full(path, false, bar)?;
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let dom = {
-        let rev = Reverse::build(&g);
-        dominators::compute(&g, &rev)
-    };
+    let dom = dominators::compute(&mut g, opts.page_rule, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
@@ -130,6 +140,7 @@ pub fn diff(
     base: &Path,
     target: &Path,
     same_process: Option<bool>,
+    opts: &Options,
     bar: &Bar,
 ) -> Result<DiffReport, SnapError> {
     bar.phase(format!("reading {}", base.display()));
@@ -144,7 +155,7 @@ pub fn diff(
     let base_side = diff::DiffSide::of(&bg);
     let base_facts = facts(base, &bg);
     drop(bg);
-    let tg = load_full(target, false, bar)?;
+    let mut tg = load_full(target, false, bar)?;
     let target_side = diff::DiffSide::of(&tg);
     bar.phase("comparing");
     let classes = diff::compare(&base_side, &target_side);
@@ -154,9 +165,7 @@ pub fn diff(
     drop((base_side, target_side));
     let allocated_between = if same {
         bar.phase("dominators");
-        let rev = Reverse::build(&tg);
-        let dom = dominators::compute(&tg, &rev);
-        drop(rev);
+        let dom = dominators::compute(&mut tg, opts.page_rule, true);
         Some(summary::classes(&tg, &dom, |i| tg.id[i] > min_id))
     } else {
         None
@@ -178,12 +187,13 @@ pub fn retainers(
     class_name: &str,
     paths: usize,
     max_depth: usize,
+    opts: &Options,
     bar: &Bar,
 ) -> Result<(FileFacts, retainers::Report), SnapError> {
-    let g = load_full(path, true, bar)?;
+    let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
+    let dom = dominators::compute(&mut g, opts.page_rule, false);
     let rev = Reverse::build(&g);
-    let dom = dominators::compute(&g, &rev);
     bar.phase("retainer paths");
     let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
     Ok((facts(path, &g), report))
@@ -349,7 +359,7 @@ mod tests {
     }
 
     fn check_summary(path: &Path) {
-        let r = summary(path, &Bar::new(false)).unwrap();
+        let r = summary(path, &Options::default(), &Bar::new(false)).unwrap();
         assert_eq!(r.file.node_count, 13);
         let row = |n: &str| {
             r.classes
@@ -394,7 +404,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("r.heapsnapshot");
         write_snapshot(&p, &fixture(), false, false);
-        let (_, r) = retainers(&p, "Leak", 5, 100, &Bar::new(false)).unwrap();
+        let (_, r) = retainers(&p, "Leak", 5, 100, &Options::default(), &Bar::new(false)).unwrap();
         assert_eq!(r.count, 3);
         let labels: Vec<String> = r.paths[0]
             .path
@@ -433,7 +443,7 @@ mod tests {
         for cut in [1, 40, text.len() / 2, text.len() - 2] {
             let p = dir.join("cut.heapsnapshot");
             std::fs::write(&p, &text[..cut]).unwrap();
-            let e = summary(&p, &Bar::new(false))
+            let e = summary(&p, &Options::default(), &Bar::new(false))
                 .err()
                 .expect("truncated file refused");
             assert_eq!(
@@ -447,14 +457,146 @@ mod tests {
         write_snapshot(&gz, &fixture(), true, true);
         let bytes = std::fs::read(&gz).unwrap();
         std::fs::write(&gz, &bytes[..bytes.len() - 12]).unwrap();
-        let e = summary(&gz, &Bar::new(false))
+        let e = summary(&gz, &Options::default(), &Bar::new(false))
             .err()
             .expect("truncated gzip refused");
         assert_eq!(e.code, source::ERR_BAD_SNAPSHOT, "{}", e.message);
-        let e = summary(&dir.join("missing"), &Bar::new(false))
+        let e = summary(&dir.join("missing"), &Options::default(), &Bar::new(false))
             .err()
             .unwrap();
         assert_eq!((e.code.as_str(), e.syscall.as_str()), ("ENOENT", "open"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Lengauer–Tarjan against the textbook definition (iterated set intersection) on random
+    /// graphs with every edge kind, for every node the root reaches.
+    #[test]
+    fn dominators_agree_with_the_definition_on_random_graphs() {
+        let dir = std::env::temp_dir().join(format!("heapsnap-rand-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kinds = [
+            "property", "element", "internal", "weak", "shortcut", "context",
+        ];
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut rnd = move |m: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % m as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..400 {
+            let n = 2 + rnd(40);
+            let mut nodes: Vec<N> = (0..n)
+                .map(|i| {
+                    let t = if i == 0 {
+                        "synthetic"
+                    } else {
+                        ["object", "array", "hidden"][rnd(3)]
+                    };
+                    (t, "X", (2 * i + 1) as u32, rnd(100) as u64, Vec::new())
+                })
+                .collect();
+            // A spanning tree keeps most nodes reachable; random edges of every kind on top.
+            for i in 1..n {
+                let j = rnd(i);
+                nodes[j].4.push(("property", "t", i));
+            }
+            for _ in 0..rnd(4 * n) {
+                let (a, b) = (rnd(n), rnd(n));
+                let k = kinds[rnd(kinds.len())];
+                let name = if k == "element" { "0" } else { "p" };
+                nodes[a].4.push((k, name, b));
+            }
+            let p = dir.join("r.heapsnapshot");
+            write_snapshot(&p, &nodes, round % 2 == 0, false);
+            let mut g = parse::load(
+                &p,
+                LoadOptions {
+                    edges: true,
+                    edge_names: false,
+                },
+                &Bar::new(false),
+            )
+            .unwrap();
+            let page_rule = round % 3 != 0;
+            let page = dominators::page_owned(&g, page_rule);
+            // Retaining predecessors, and what the root reaches through them.
+            let mut preds = vec![Vec::new(); n];
+            for v in 0..n {
+                for e in g.edges(v) {
+                    let w = g.eto[e] as usize;
+                    if dominators::retains(&g, &page, v, e, w) {
+                        preds[w].push(v);
+                    }
+                }
+            }
+            let mut reach = vec![false; n];
+            reach[0] = true;
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for w in 0..n {
+                    if !reach[w] && preds[w].iter().any(|&p| reach[p]) {
+                        reach[w] = true;
+                        changed = true;
+                    }
+                }
+            }
+            // An unreachable node that points into the reachable part makes its target hang off
+            // the root too (as in DevTools); the definition below leaves such graphs out.
+            if reach.iter().any(|&r| !r) {
+                continue;
+            }
+            checked += 1;
+            let all: Vec<bool> = vec![true; n];
+            let mut doms: Vec<Vec<bool>> = (0..n)
+                .map(|i| {
+                    if i == 0 {
+                        (0..n).map(|j| j == 0).collect()
+                    } else {
+                        all.clone()
+                    }
+                })
+                .collect();
+            changed = true;
+            while changed {
+                changed = false;
+                for w in 1..n {
+                    if !reach[w] {
+                        continue;
+                    }
+                    let mut d = all.clone();
+                    for &p in preds[w].iter().filter(|&&p| reach[p]) {
+                        for j in 0..n {
+                            d[j] &= doms[p][j];
+                        }
+                    }
+                    d[w] = true;
+                    if d != doms[w] {
+                        doms[w] = d;
+                        changed = true;
+                    }
+                }
+            }
+            let dom = dominators::compute(&mut g, page_rule, false);
+            for w in 1..n {
+                if !reach[w] {
+                    continue;
+                }
+                // The immediate dominator is the strict dominator with the most dominators.
+                let count = |x: usize| doms[x].iter().filter(|&&b| b).count();
+                let idom = (0..n)
+                    .filter(|&j| j != w && doms[w][j])
+                    .max_by_key(|&j| count(j))
+                    .unwrap();
+                assert_eq!(dom.idom[w] as usize, idom, "round {round}, node {w}");
+            }
+            // Retained sizes add up: the root retains everything.
+            let total: u64 = (0..n).map(|i| g.self_size(i)).sum();
+            assert_eq!(dom.retained[0], total, "round {round}");
+        }
+        assert!(checked > 150, "only {checked} graphs checked");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! The thin N-API layer: `#[napi]` exports, argument checks, conversion of results. The user
 //! facing API (call shapes, defaults, Error objects) is the hand-written `index.js` on top.
 
+pub mod analyze;
 pub mod options;
 pub mod triggers;
 

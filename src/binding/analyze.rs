@@ -1,0 +1,384 @@
+//! The analyzer's N-API exports: each runs on libuv's thread pool (`AsyncTask`), never on the
+//! JS thread, and resolves to an `AnalysisResult` of plain objects. Failures resolve to
+//! `{ error }` (a `NativeError` with `code`/`path`/`syscall`), which `index.js` turns into a
+//! rejected Error.
+
+use std::path::PathBuf;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::options::NativeError;
+use crate::analyze::{self, progress::Bar, retainers as ret, summary::ClassRow};
+use crate::core::error::SnapError;
+
+/// Options shared by the analyses.
+#[napi(object)]
+#[derive(Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Draw a progress bar on stderr (the CLI sets it when stderr is a terminal).
+    pub progress: Option<bool>,
+    /// DevTools' page-owned rule for retained sizes (default true).
+    pub page_owned: Option<bool>,
+    /// diff: force (true/false) instead of inferring whether both files come from one process.
+    pub same_process: Option<bool>,
+    /// retainers: how many of the biggest instances get a path (default 3).
+    pub paths: Option<u32>,
+    /// retainers: the longest path printed (default 100 steps).
+    pub max_depth: Option<u32>,
+    /// inflate: replace an existing output file.
+    pub force: Option<bool>,
+}
+
+impl AnalyzeOptions {
+    fn core(&self) -> analyze::Options {
+        analyze::Options {
+            page_rule: self.page_owned.unwrap_or(true),
+        }
+    }
+    fn bar(&self) -> Bar {
+        Bar::new(self.progress.unwrap_or(false))
+    }
+}
+
+#[napi(object)]
+pub struct FileInfo {
+    pub path: String,
+    pub gzip: bool,
+    pub file_size: f64,
+    pub node_count: f64,
+    pub edge_count: f64,
+    /// Sum of every node's self size.
+    pub total_size: f64,
+}
+
+impl From<analyze::FileFacts> for FileInfo {
+    fn from(f: analyze::FileFacts) -> Self {
+        FileInfo {
+            path: f.path,
+            gzip: f.gzip,
+            file_size: f.file_size as f64,
+            node_count: f.node_count as f64,
+            edge_count: f.edge_count as f64,
+            total_size: f.total_size as f64,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct ClassSummary {
+    pub name: String,
+    pub count: f64,
+    pub shallow_size: f64,
+    pub retained_size: f64,
+}
+
+fn rows(classes: Vec<ClassRow>) -> Vec<ClassSummary> {
+    classes
+        .into_iter()
+        .map(|c| ClassSummary {
+            name: c.name,
+            count: c.count as f64,
+            shallow_size: c.shallow_size as f64,
+            retained_size: c.retained_size as f64,
+        })
+        .collect()
+}
+
+#[napi(object)]
+pub struct Timings {
+    pub read_ms: f64,
+    pub dominators_ms: f64,
+    pub aggregate_ms: f64,
+}
+
+#[napi(object)]
+pub struct SummaryResult {
+    pub file: FileInfo,
+    pub classes: Vec<ClassSummary>,
+    pub timings: Timings,
+}
+
+#[napi(object)]
+pub struct ClassDiff {
+    pub name: String,
+    pub new_count: f64,
+    pub deleted_count: f64,
+    pub delta_count: f64,
+    pub alloc_size: f64,
+    pub freed_size: f64,
+    pub size_delta: f64,
+}
+
+#[napi(object)]
+pub struct DiffResult {
+    pub base: FileInfo,
+    pub target: FileInfo,
+    pub classes: Vec<ClassDiff>,
+    pub same_process: bool,
+    pub same_process_score: f64,
+    pub base_max_js_id: f64,
+    pub allocated_between: Option<Vec<ClassSummary>>,
+}
+
+#[napi(object)]
+pub struct NodeInfo {
+    pub id: f64,
+    pub name: String,
+    #[napi(js_name = "type")]
+    pub node_type: String,
+    pub class_name: String,
+    pub self_size: f64,
+    pub retained_size: f64,
+    pub distance: Option<f64>,
+}
+
+impl From<ret::NodeInfo> for NodeInfo {
+    fn from(n: ret::NodeInfo) -> Self {
+        NodeInfo {
+            id: n.id as f64,
+            name: n.name,
+            node_type: n.node_type,
+            class_name: n.class_name,
+            self_size: n.self_size as f64,
+            retained_size: n.retained_size as f64,
+            distance: n.distance.map(f64::from),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct PathStep {
+    pub node: NodeInfo,
+    /// The edge to the next step (absent on the object itself).
+    pub edge: Option<String>,
+    pub edge_type: Option<String>,
+}
+
+#[napi(object)]
+pub struct RetainerPath {
+    pub object: NodeInfo,
+    pub path: Vec<PathStep>,
+}
+
+#[napi(object)]
+pub struct RetainersResult {
+    pub file: FileInfo,
+    pub class_name: String,
+    pub count: f64,
+    pub shallow_size: f64,
+    pub retained_size: f64,
+    pub paths: Vec<RetainerPath>,
+}
+
+#[napi(object)]
+pub struct InflateResult {
+    pub input: String,
+    pub output: String,
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+}
+
+/// What a task resolves to: `error`, or the one result field of the job that ran.
+#[napi(object)]
+#[derive(Default)]
+pub struct AnalysisResult {
+    pub error: Option<NativeError>,
+    pub summary: Option<SummaryResult>,
+    pub diff: Option<DiffResult>,
+    pub retainers: Option<RetainersResult>,
+    pub inflate: Option<InflateResult>,
+}
+
+fn settle<U>(
+    r: std::result::Result<U, SnapError>,
+    put: impl FnOnce(U, &mut AnalysisResult),
+) -> AnalysisResult {
+    let mut out = AnalysisResult::default();
+    match r {
+        Ok(v) => put(v, &mut out),
+        Err(e) => out.error = Some(e.into()),
+    }
+    out
+}
+
+pub enum Job {
+    Summary(PathBuf),
+    Diff(PathBuf, PathBuf),
+    Retainers(PathBuf, String),
+    Inflate(PathBuf, Option<PathBuf>),
+}
+
+pub struct AnalyzeTask {
+    job: Job,
+    options: AnalyzeOptions,
+}
+
+impl Task for AnalyzeTask {
+    type Output = AnalysisResult;
+    type JsValue = AnalysisResult;
+
+    fn compute(&mut self) -> Result<AnalysisResult> {
+        let o = &self.options;
+        let bar = o.bar();
+        let core = o.core();
+        Ok(match &self.job {
+            Job::Summary(p) => settle(analyze::summary(p, &core, &bar), |r, out| {
+                out.summary = Some(SummaryResult {
+                    file: r.file.into(),
+                    classes: rows(r.classes),
+                    timings: Timings {
+                        read_ms: r.timings.read_ms,
+                        dominators_ms: r.timings.dominators_ms,
+                        aggregate_ms: r.timings.aggregate_ms,
+                    },
+                })
+            }),
+            Job::Diff(a, b) => settle(
+                analyze::diff(a, b, o.same_process, &core, &bar),
+                |r, out| {
+                    out.diff = Some(DiffResult {
+                        base: r.base.into(),
+                        target: r.target.into(),
+                        classes: r.classes.into_iter().map(class_diff).collect(),
+                        same_process: r.same_process,
+                        same_process_score: r.same_process_score,
+                        base_max_js_id: r.base_max_js_id as f64,
+                        allocated_between: r.allocated_between.map(rows),
+                    })
+                },
+            ),
+            Job::Retainers(p, class) => settle(
+                analyze::retainers(
+                    p,
+                    class,
+                    o.paths.unwrap_or(3) as usize,
+                    o.max_depth.unwrap_or(100) as usize,
+                    &core,
+                    &bar,
+                ),
+                |(file, r), out| {
+                    out.retainers = Some(RetainersResult {
+                        file: file.into(),
+                        class_name: r.class_name,
+                        count: r.count as f64,
+                        shallow_size: r.shallow_size as f64,
+                        retained_size: r.retained_size as f64,
+                        paths: r.paths.into_iter().map(retainer_path).collect(),
+                    })
+                },
+            ),
+            Job::Inflate(input, output) => settle(
+                analyze::inflate::inflate(input, output.as_deref(), o.force.unwrap_or(false), &bar),
+                |r, out| {
+                    out.inflate = Some(InflateResult {
+                        input: input.display().to_string(),
+                        output: r.output.display().to_string(),
+                        bytes_in: r.bytes_in as f64,
+                        bytes_out: r.bytes_out as f64,
+                    })
+                },
+            ),
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: AnalysisResult) -> Result<AnalysisResult> {
+        Ok(output)
+    }
+}
+
+fn class_diff(d: analyze::diff::DiffRow) -> ClassDiff {
+    ClassDiff {
+        name: d.name,
+        new_count: d.new_count as f64,
+        deleted_count: d.deleted_count as f64,
+        delta_count: d.delta_count as f64,
+        alloc_size: d.alloc_size as f64,
+        freed_size: d.freed_size as f64,
+        size_delta: d.size_delta as f64,
+    }
+}
+
+fn retainer_path(p: ret::InstancePath) -> RetainerPath {
+    RetainerPath {
+        object: p.object.into(),
+        path: p
+            .path
+            .into_iter()
+            .map(|s| PathStep {
+                node: s.node.into(),
+                edge: s.edge,
+                edge_type: s.edge_type,
+            })
+            .collect(),
+    }
+}
+
+fn path_arg(p: &str, what: &str) -> Result<PathBuf> {
+    if p.is_empty() || p.contains('\0') {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("{what} must be a non-empty path without NUL bytes"),
+        ));
+    }
+    Ok(PathBuf::from(p))
+}
+
+fn task(job: Job, options: Option<AnalyzeOptions>) -> AsyncTask<AnalyzeTask> {
+    AsyncTask::new(AnalyzeTask {
+        job,
+        options: options.unwrap_or_default(),
+    })
+}
+
+/// Summary of one snapshot: per class count, shallow and retained size.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_summary(
+    path: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(Job::Summary(path_arg(&path, "file")?), options))
+}
+
+/// Comparison of two snapshots by object id.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_diff(
+    base: String,
+    target: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(
+        Job::Diff(path_arg(&base, "base")?, path_arg(&target, "target")?),
+        options,
+    ))
+}
+
+/// Retainer paths for the biggest instances of a class.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_retainers(
+    path: String,
+    class_name: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(
+        Job::Retainers(path_arg(&path, "file")?, class_name),
+        options,
+    ))
+}
+
+/// A gzip snapshot back to plain JSON.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_inflate(
+    input: String,
+    output: Option<String>,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    let output = match output {
+        Some(o) => Some(path_arg(&o, "output")?),
+        None => None,
+    };
+    Ok(task(
+        Job::Inflate(path_arg(&input, "input")?, output),
+        options,
+    ))
+}
