@@ -40,6 +40,70 @@ export declare class SnapshotSink {
   abort(): void
 }
 
+/** What a task resolves to: `error`, or the one result field of the job that ran. */
+export interface AnalysisResult {
+  error?: NativeError
+  summary?: SummaryResult
+  diff?: DiffResult
+  retainers?: RetainersResult
+  inflate?: InflateResult
+}
+
+/** Comparison of two snapshots by object id. */
+export declare function analyzeDiff(base: string, target: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/** A gzip snapshot back to plain JSON. */
+export declare function analyzeInflate(input: string, output?: string | undefined | null, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/** Options shared by the analyses. */
+export interface AnalyzeOptions {
+  /** Draw a progress bar on stderr (the CLI sets it when stderr is a terminal). */
+  progress?: boolean
+  /** DevTools' page-owned rule for retained sizes (default true). */
+  pageOwned?: boolean
+  /** diff: force (true/false) instead of inferring whether both files come from one process. */
+  sameProcess?: boolean
+  /** retainers: how many of the biggest instances get a path (default 3). */
+  paths?: number
+  /** retainers: the longest path printed (default 100 steps). */
+  maxDepth?: number
+  /** inflate: replace an existing output file. */
+  force?: boolean
+}
+
+/** Retainer paths for the biggest instances of a class. */
+export declare function analyzeRetainers(path: string, className: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/** Summary of one snapshot: per class count, shallow and retained size. */
+export declare function analyzeSummary(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+export interface ClassDiff {
+  name: string
+  newCount: number
+  deletedCount: number
+  deltaCount: number
+  allocSize: number
+  freedSize: number
+  sizeDelta: number
+}
+
+export interface ClassSummary {
+  name: string
+  count: number
+  shallowSize: number
+  retainedSize: number
+}
+
+export interface DiffResult {
+  base: FileInfo
+  target: FileInfo
+  classes: Array<ClassDiff>
+  sameProcess: boolean
+  sameProcessScore: number
+  baseMaxJsId: number
+  allocatedBetween?: Array<ClassSummary>
+}
+
 /** What the process says about itself when the module loads (for sidecars written without JS). */
 export interface EnvInfo {
   version: string
@@ -52,11 +116,28 @@ export interface EnvInfo {
   isMainThread: boolean
 }
 
+export interface FileInfo {
+  path: string
+  gzip: boolean
+  fileSize: number
+  nodeCount: number
+  edgeCount: number
+  /** Sum of every node's self size. */
+  totalSize: number
+}
+
 /** `120.4 MB`: sizes as the progress and log lines print them. */
 export declare function formatBytes(bytes: number): string
 
 /** heapdump's default name, `heapdump-<ms>.<ns>.heapsnapshot` (monotonic clock, unique per call). */
 export declare function heapdumpFileName(): string
+
+export interface InflateResult {
+  input: string
+  output: string
+  bytesIn: number
+  bytesOut: number
+}
 
 /**
  * Installs the raw signal handler (over libuv's, which the JS side has made sure is present
@@ -111,17 +192,48 @@ export interface NativeSymbol {
   resolved?: string
 }
 
+export interface NodeInfo {
+  id: number
+  name: string
+  type: string
+  className: string
+  selfSize: number
+  retainedSize: number
+  distance?: number
+}
+
 /** Removes this isolate's near-heap-limit dump; `false` if none was installed. */
 export declare function offNearHeapLimit(): boolean
 
 /** Installs (or reconfigures) this isolate's near-heap-limit dump. */
 export declare function onNearHeapLimit(options: TriggerOptions): void
 
+export interface PathStep {
+  node: NodeInfo
+  /** The edge to the next step (absent on the object itself). */
+  edge?: string
+  edgeType?: string
+}
+
 /** Registers the calling environment (once per environment, at module load). */
 export declare function registerEnvironment(info: EnvInfo): boolean
 
 /** Restores the signal's previous action. `false` if no handler was installed. */
 export declare function removeSignal(): boolean
+
+export interface RetainerPath {
+  object: NodeInfo
+  path: Array<PathStep>
+}
+
+export interface RetainersResult {
+  file: FileInfo
+  className: string
+  count: number
+  shallowSize: number
+  retainedSize: number
+  paths: Array<RetainerPath>
+}
 
 /**
  * The JS listener's path (libuv delivered the signal and the event loop turned). If our raw
@@ -147,6 +259,12 @@ export interface SinkOptions {
 /** The sortable default name, `heapsnap-<YYYYMMDD>T<HHMMSS>-<pid>-<seq>.heapsnapshot[.gz]` (UTC). */
 export declare function snapshotFileName(gzip: boolean): string
 
+export interface SummaryResult {
+  file: FileInfo
+  classes: Array<ClassSummary>
+  timings: Timings
+}
+
 /** How taking the snapshot through the V8 bridge went. */
 export interface TakeResult {
   /** Every byte of the snapshot reached the writer. */
@@ -155,6 +273,12 @@ export interface TakeResult {
   serializeMs: number
   /** Why the snapshot could not be taken (the writer's own errors come from `finish`). */
   error?: string
+}
+
+export interface Timings {
+  readMs: number
+  dominatorsMs: number
+  aggregateMs: number
 }
 
 /** How a trigger (signal, near-heap-limit) writes its dumps. */

@@ -836,6 +836,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.SnapshotSink = nativeBinding.SnapshotSink
+module.exports.analyzeDiff = nativeBinding.analyzeDiff
+module.exports.analyzeInflate = nativeBinding.analyzeInflate
+module.exports.analyzeRetainers = nativeBinding.analyzeRetainers
+module.exports.analyzeSummary = nativeBinding.analyzeSummary
 module.exports.formatBytes = nativeBinding.formatBytes
 module.exports.heapdumpFileName = nativeBinding.heapdumpFileName
 module.exports.installSignal = nativeBinding.installSignal

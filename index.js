@@ -708,6 +708,11 @@ function watch(options) {
   return { stop }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The analyzer (summary, diff, retainers, inflate): see analyze.js
+
+const analyzer = require('./analyze.js')(binding, { codedError, fsError })
+
 module.exports = {
   writeSnapshot,
   snapshot,
@@ -717,4 +722,8 @@ module.exports = {
   onNearHeapLimit,
   offNearHeapLimit,
   watch,
+  summary: analyzer.summary,
+  diff: analyzer.diff,
+  retainers: analyzer.retainers,
+  inflate: analyzer.inflate,
 }

@@ -12,36 +12,44 @@ pub type ClassIds = HashMap<String, Vec<(u32, u64)>>;
 /// Everything the comparison needs from one snapshot; the graph itself can then be dropped.
 pub struct DiffSide {
     pub classes: ClassIds,
-    /// Every odd (JS object) id in the snapshot, sorted: used to tell whether two snapshots
-    /// come from the same process.
-    pub js_ids: Vec<u32>,
+    /// `(id, class)` of every JS object (odd id) counted, sorted by id, the class as an index
+    /// into `names`: used to tell whether two snapshots come from the same process.
+    pub js_ids: Vec<(u32, u32)>,
+    pub names: Vec<String>,
     /// The largest odd id (DevTools' `maxJsNodeId`).
     pub max_js_id: u32,
 }
 
 impl DiffSide {
     pub fn of(g: &Graph) -> DiffSide {
-        let mut by_key: HashMap<u64, (String, Vec<(u32, u64)>)> = HashMap::new();
+        let mut by_key: HashMap<u64, (u32, Vec<(u32, u64)>)> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
         let mut js_ids = Vec::new();
+        let mut max_js_id = 0;
         for i in 0..g.node_count() {
             let id = g.id[i];
             if id % 2 == 1 {
-                js_ids.push(id);
+                max_js_id = max_js_id.max(id);
             }
             if !g.counted(i) {
                 continue;
             }
-            by_key
-                .entry(g.class_key(i))
-                .or_insert_with(|| (g.class_name(i).into_owned(), Vec::new()))
-                .1
-                .push((id, g.self_size(i)));
+            let entry = by_key.entry(g.class_key(i)).or_insert_with(|| {
+                names.push(g.class_name(i).into_owned());
+                ((names.len() - 1) as u32, Vec::new())
+            });
+            entry.1.push((id, g.self_size(i)));
+            if id % 2 == 1 {
+                js_ids.push((id, entry.0));
+            }
         }
         js_ids.sort_unstable();
-        let max_js_id = js_ids.last().copied().unwrap_or(0);
         let mut classes = ClassIds::new();
         for (_, (name, ids)) in by_key {
-            classes.entry(name).or_default().extend(ids);
+            classes
+                .entry(names[name as usize].clone())
+                .or_default()
+                .extend(ids);
         }
         for ids in classes.values_mut() {
             ids.sort_unstable();
@@ -49,6 +57,7 @@ impl DiffSide {
         DiffSide {
             classes,
             js_ids,
+            names,
             max_js_id,
         }
     }
@@ -111,48 +120,60 @@ pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<DiffRow> {
 }
 
 /// Whether `target` was taken later in the same process as `base`. V8 keeps an object's id
-/// for its life and never reuses one, and hands out ids in increasing order, so in the same
-/// process every JS object in the target with an id no larger than the base's largest was
-/// already in the base. Another process numbers its objects afresh, and most such ids miss.
-/// Returns the share of those ids found in the base (1.0 when there are none to check).
+/// for its life, so in one process an id found in both snapshots is the same object, of the
+/// same class. Two processes number their objects independently (both from the same start),
+/// so the same id mostly names unrelated objects. Returns the share of the JS object ids found
+/// in both whose class agrees (0.0 when no id is shared).
 pub fn same_process_score(base: &DiffSide, target: &DiffSide) -> f64 {
-    let (mut checked, mut found) = (0u64, 0u64);
-    for &id in &target.js_ids {
-        if id > base.max_js_id {
-            break;
-        }
-        checked += 1;
-        if base.js_ids.binary_search(&id).is_ok() {
-            found += 1;
+    let (a, b) = (&base.js_ids, &target.js_ids);
+    let (mut i, mut j) = (0, 0);
+    let (mut shared, mut agree) = (0u64, 0u64);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                if base.names[a[i].1 as usize] == target.names[b[j].1 as usize] {
+                    agree += 1;
+                }
+                i += 1;
+                j += 1;
+            }
         }
     }
-    if checked == 0 {
-        1.0
+    if shared == 0 {
+        0.0
     } else {
-        found as f64 / checked as f64
+        agree as f64 / shared as f64
     }
 }
 
 /// The share `same_process_score` must reach.
-pub const SAME_PROCESS_THRESHOLD: f64 = 0.99;
+/// (Measured: 1.0 for two snapshots of one process, 0.35–0.41 for snapshots of two processes
+/// running different code.)
+pub const SAME_PROCESS_THRESHOLD: f64 = 0.9;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn side(classes: &[(&str, &[(u32, u64)])]) -> DiffSide {
-        let mut js_ids: Vec<u32> = classes
+        let names: Vec<String> = classes.iter().map(|(n, _)| n.to_string()).collect();
+        let mut js_ids: Vec<(u32, u32)> = classes
             .iter()
-            .flat_map(|(_, ids)| ids.iter().map(|x| x.0))
+            .enumerate()
+            .flat_map(|(c, (_, ids))| ids.iter().map(move |x| (x.0, c as u32)))
             .collect();
         js_ids.sort_unstable();
         DiffSide {
-            max_js_id: *js_ids.last().unwrap_or(&0),
+            max_js_id: js_ids.last().map_or(0, |x| x.0),
             classes: classes
                 .iter()
                 .map(|(n, ids)| (n.to_string(), ids.to_vec()))
                 .collect(),
             js_ids,
+            names,
         }
     }
 
@@ -172,14 +193,12 @@ mod tests {
 
     #[test]
     fn tells_same_process_from_another() {
-        let base = side(&[("A", &[(1, 1), (3, 1), (5, 1), (7, 1)])]);
-        let later = side(&[("A", &[(1, 1), (5, 1), (9, 1), (11, 1)])]);
+        let base = side(&[("A", &[(1, 1), (3, 1), (5, 1)]), ("B", &[(7, 1)])]);
+        let later = side(&[("A", &[(1, 1), (5, 1), (9, 1)]), ("B", &[(7, 1), (11, 1)])]);
         assert_eq!(same_process_score(&base, &later), 1.0);
-        let other = side(&[("A", &[(1, 1), (2001, 1)]), ("B", &[(5, 1)])]);
-        let fresh = side(&[
-            ("A", &[(1, 1), (9, 1), (13, 1), (15, 1)]),
-            ("B", &[(17, 1)]),
-        ]);
-        assert!(same_process_score(&other, &fresh) < SAME_PROCESS_THRESHOLD);
+        // Another process: the same ids name objects of other classes.
+        let fresh = side(&[("A", &[(1, 1), (7, 1)]), ("B", &[(3, 1), (5, 1)])]);
+        assert_eq!(same_process_score(&base, &fresh), 0.25);
+        assert!(same_process_score(&base, &fresh) < SAME_PROCESS_THRESHOLD);
     }
 }

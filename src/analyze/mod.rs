@@ -126,7 +126,7 @@ pub struct DiffReport {
     pub base: FileFacts,
     pub target: FileFacts,
     pub classes: Vec<diff::DiffRow>,
-    /// Share of the target's older JS object ids found in the base (see `diff::same_process_score`).
+    /// Share of the JS object ids in both files whose class agrees (see `diff::same_process_score`).
     pub same_process_score: f64,
     pub same_process: bool,
     /// The Summary of the objects allocated between the two snapshots (ids above the base's

@@ -25,6 +25,8 @@ pub struct ClassRow {
 pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec<ClassRow> {
     let n = g.node_count();
     let mut index: HashMap<u64, u32> = HashMap::new();
+    // V8 may intern a name more than once: classes are merged by name.
+    let mut by_name: HashMap<String, u32> = HashMap::new();
     let mut rows: Vec<ClassRow> = Vec::new();
     let mut cls = vec![NONE; n];
     for (i, c) in cls.iter_mut().enumerate() {
@@ -32,20 +34,23 @@ pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec
             continue;
         }
         let id = *index.entry(g.class_key(i)).or_insert_with(|| {
-            rows.push(ClassRow {
-                name: g.class_name(i).into_owned(),
-                count: 0,
-                shallow_size: 0,
-                retained_size: 0,
-            });
-            (rows.len() - 1) as u32
+            let name = g.class_name(i).into_owned();
+            *by_name.entry(name.clone()).or_insert_with(|| {
+                rows.push(ClassRow {
+                    name,
+                    count: 0,
+                    shallow_size: 0,
+                    retained_size: 0,
+                });
+                (rows.len() - 1) as u32
+            })
         });
         *c = id;
         let row = &mut rows[id as usize];
         row.count += 1;
         row.shallow_size += g.self_size(i);
     }
-    drop(index);
+    drop((index, by_name));
 
     // Walk the dominator tree; `seen[c]` while inside the subtree of a counted instance of c.
     let mut seen = vec![false; rows.len()];

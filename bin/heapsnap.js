@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+'use strict'
+
+// heapsnap: DevTools' Summary, Comparison and Retainers views in the terminal, for plain and
+// gzip snapshots of any size. The analysis runs in Rust (see analyze.js); this file parses the
+// command line and prints tables, or JSON with --json.
+
+// The CLI only reads files: it must not arm heapdump's SIGUSR2 trigger in its own process.
+process.env.NODE_HEAPDUMP_OPTIONS = 'nosignal'
+
+const { parseArgs } = require('node:util')
+const heapsnap = require('../index.js')
+const { version } = require('../package.json')
+
+const USAGE = `heapsnap ${version}: heap snapshot analysis without DevTools (plain or .gz files)
+
+Usage:
+  heapsnap summary <file> [--top N]
+      Per class: count, shallow size, retained size (DevTools' Summary view).
+  heapsnap diff <base> <target> [--top N] [--same-process | --other-process]
+      # New, # Deleted, # Delta, Alloc. Size, Freed Size, Size Delta per class, objects
+      matched by id (DevTools' Comparison view); when both files come from one process, also
+      the objects allocated between the two snapshots.
+  heapsnap retainers <file> <class> [--paths N] [--max-depth N]
+      The shortest retainer path from the GC roots to each of the N biggest instances.
+  heapsnap inflate <file.gz> [out] [--force]
+      Writes the plain .heapsnapshot that DevTools loads.
+
+Options:
+  --json              print the result as JSON on stdout
+  --top N             rows to print (default 20; with --json, all rows unless given)
+  --no-page-owned     leave out DevTools' page-owned rule when computing retained sizes
+  --no-progress       never draw the progress bar (drawn on stderr when it is a terminal)
+  -h, --help          this text
+  -v, --version       the version
+
+Exit status: 0 on success, 1 when the analysis fails (or finds no objects of the class),
+2 on a usage error.`
+
+class UsageError extends Error {}
+
+function parse(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      top: { type: 'string' },
+      paths: { type: 'string' },
+      'max-depth': { type: 'string' },
+      'same-process': { type: 'boolean' },
+      'other-process': { type: 'boolean' },
+      'no-page-owned': { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  })
+  return { values, positionals }
+}
+
+function count(value, flag) {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`)
+  return n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const group = (n) => Math.round(n).toLocaleString('en-US')
+const signed = (n) => (n > 0 ? '+' : '') + group(n)
+
+function bytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
+}
+
+function percent(part, whole) {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-'
+}
+
+/** Prints rows as a table; columns whose spec says `right` are right-aligned. */
+function table(columns, rows) {
+  const cells = rows.map((r) => columns.map((c) => String(c.value(r))))
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i].length)))
+  const line = (values) =>
+    values
+      .map((v, i) => (columns[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd()
+  const out = [line(columns.map((c) => c.title))]
+  for (const r of cells) out.push(line(r))
+  return out.join('\n')
+}
+
+function clip(name, max = 60) {
+  const oneLine = name.replace(/\s+/g, ' ')
+  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine
+}
+
+function describeFile(f) {
+  return `${f.path} (${f.gzip ? 'gzip, ' : ''}${bytes(f.fileSize)}): ${group(f.nodeCount)} nodes, ` +
+    `${group(f.edgeCount)} edges, ${bytes(f.totalSize)} in all`
+}
+
+function summaryTable(classes, total) {
+  return table(
+    [
+      { title: 'Class', value: (r) => clip(r.name) },
+      { title: 'Count', right: true, value: (r) => group(r.count) },
+      { title: 'Shallow size', right: true, value: (r) => group(r.shallowSize) },
+      { title: '%', right: true, value: (r) => percent(r.shallowSize, total) },
+      { title: 'Retained size', right: true, value: (r) => group(r.retainedSize) },
+      { title: '%', right: true, value: (r) => percent(r.retainedSize, total) },
+    ],
+    classes,
+  )
+}
+
+function printSummary(r, top) {
+  console.log(describeFile(r.file))
+  const t = r.timings
+  console.log(`analysed in ${((t.readMs + t.dominatorsMs + t.aggregateMs) / 1000).toFixed(2)} s ` +
+    `(read ${(t.readMs / 1000).toFixed(2)} s, dominators ${(t.dominatorsMs / 1000).toFixed(2)} s); sizes in bytes\n`)
+  console.log(summaryTable(r.classes.slice(0, top), r.file.totalSize))
+  if (r.classes.length > top) console.log(`… ${group(r.classes.length - top)} more classes (--top N)`)
+}
+
+function printDiff(r, top) {
+  console.log(`base:   ${describeFile(r.base)}`)
+  console.log(`target: ${describeFile(r.target)}\n`)
+  if (r.classes.length === 0) console.log('No objects were allocated or freed between the two snapshots.')
+  else {
+    console.log(table(
+      [
+        { title: 'Class', value: (d) => clip(d.name) },
+        { title: '# New', right: true, value: (d) => group(d.newCount) },
+        { title: '# Deleted', right: true, value: (d) => group(d.deletedCount) },
+        { title: '# Delta', right: true, value: (d) => signed(d.deltaCount) },
+        { title: 'Alloc. Size', right: true, value: (d) => group(d.allocSize) },
+        { title: 'Freed Size', right: true, value: (d) => group(d.freedSize) },
+        { title: 'Size Delta', right: true, value: (d) => signed(d.sizeDelta) },
+      ],
+      r.classes.slice(0, top),
+    ))
+    if (r.classes.length > top) console.log(`… ${group(r.classes.length - top)} more classes (--top N)`)
+  }
+  console.log('')
+  if (r.allocatedBetween) {
+    console.log(`Objects allocated between the two snapshots (in the target, id > ${r.baseMaxJsId}):\n`)
+    if (r.allocatedBetween.length === 0) console.log('(none)')
+    else console.log(summaryTable(r.allocatedBetween.slice(0, top), r.target.totalSize))
+  } else {
+    console.log('The files do not look like two snapshots of one process (only ' +
+      `${(100 * r.sameProcessScore).toFixed(1)}% of the object ids found in both name objects of the same class), ` +
+      'so there is no "allocated between" view; --same-process forces it.')
+  }
+}
+
+function printRetainers(r) {
+  console.log(describeFile(r.file))
+  console.log(`${r.className}: ${group(r.count)} objects, shallow ${group(r.shallowSize)} B, ` +
+    `retained ${group(r.retainedSize)} B\n`)
+  r.paths.forEach((p, i) => {
+    const o = p.object
+    console.log(`#${i + 1} ${o.name} @${o.id}: self ${group(o.selfSize)} B, retained ${group(o.retainedSize)} B` +
+      (o.distance === undefined ? ', unreachable' : `, distance ${o.distance}`))
+    if (p.path.length === 0) {
+      console.log('   (no retainer path: held only by weak references, or garbage the snapshot still listed)')
+    } else {
+      const steps = p.path.map((s) => `${clip(s.node.name, 50)} @${s.node.id}${s.edge ? ` ${clip(s.edge, 40)}` : ''}`)
+      console.log(`   ${steps.join(' → ')}`)
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(argv) {
+  let values, positionals
+  try {
+    ;({ values, positionals } = parse(argv))
+  } catch (e) {
+    throw new UsageError(e.message)
+  }
+  if (values.version) return console.log(version)
+  const [command, ...args] = positionals
+  if (values.help || !command) {
+    console.log(USAGE)
+    return
+  }
+  const progress = !values['no-progress'] && Boolean(process.stderr.isTTY)
+  const pageOwned = values['no-page-owned'] ? false : undefined
+  const top = count(values.top, '--top')
+  const show = top ?? 20
+  const want = (n, usage) => {
+    if (args.length < n[0] || args.length > n[1]) throw new UsageError(`usage: heapsnap ${usage}`)
+  }
+  const emit = (result, print) => (values.json ? console.log(JSON.stringify(result, null, 2)) : print(result))
+
+  switch (command) {
+    case 'summary': {
+      want([1, 1], 'summary <file> [--top N]')
+      const r = await heapsnap.summary(args[0], { top, progress, pageOwned })
+      return emit(r, (x) => printSummary(x, show))
+    }
+    case 'diff': {
+      want([2, 2], 'diff <base> <target> [--top N]')
+      if (values['same-process'] && values['other-process']) {
+        throw new UsageError('give --same-process or --other-process, not both')
+      }
+      const sameProcess = values['same-process'] ? true : values['other-process'] ? false : undefined
+      const r = await heapsnap.diff(args[0], args[1], { top, progress, pageOwned, sameProcess })
+      return emit(r, (x) => printDiff(x, show))
+    }
+    case 'retainers': {
+      want([2, 2], 'retainers <file> <class> [--paths N]')
+      const r = await heapsnap.retainers(args[0], args[1], {
+        paths: count(values.paths, '--paths'),
+        maxDepth: count(values['max-depth'], '--max-depth'),
+        progress,
+        pageOwned,
+      })
+      emit(r, printRetainers)
+      if (r.count === 0) {
+        console.error(`heapsnap: no objects of class '${args[1]}' in ${args[0]} (class names are case-sensitive; see heapsnap summary)`)
+        process.exitCode = 1
+      }
+      return
+    }
+    case 'inflate': {
+      want([1, 2], 'inflate <file.gz> [out] [--force]')
+      const r = await heapsnap.inflate(args[0], args[1], { force: values.force, progress })
+      return emit(r, (x) => console.log(`${x.output}: ${group(x.bytesOut)} bytes (from ${group(x.bytesIn)} gzip bytes)`))
+    }
+    default:
+      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, inflate)`)
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  if (err instanceof UsageError) {
+    console.error(`heapsnap: ${err.message}\nRun 'heapsnap --help' for usage.`)
+    process.exitCode = 2
+    return
+  }
+  console.error(err.code ? `${err.message} [${err.code}]` : `heapsnap: ${err.stack || err}`)
+  process.exitCode = 1
+})
