@@ -17,6 +17,8 @@ pub struct Meta {
     pub f_id: usize,
     pub f_self_size: usize,
     pub f_edge_count: usize,
+    /// `detachedness` (0 unknown, 1 attached, 2 detached), when the snapshot has it.
+    pub f_detachedness: Option<usize>,
     pub edge_stride: usize,
     pub e_type: usize,
     pub e_name: usize,
@@ -72,6 +74,7 @@ impl Meta {
             f_id: field_index(&node_fields, "id", "node_fields")?,
             f_self_size: field_index(&node_fields, "self_size", "node_fields")?,
             f_edge_count: field_index(&node_fields, "edge_count", "node_fields")?,
+            f_detachedness: node_fields.iter().position(|f| f == "detachedness"),
             edge_stride: edge_fields.len(),
             e_type: field_index(&edge_fields, "type", "edge_fields")?,
             e_name: field_index(&edge_fields, "name_or_index", "edge_fields")?,
@@ -136,6 +139,8 @@ pub struct Graph {
     weakmap_names: HashMap<u32, u32>,
     /// Edges from a WeakMap table to a value (bit set by edge index).
     table_edges: Vec<u64>,
+    /// Native nodes the snapshot marks detached (bit set by node ordinal).
+    detached: Vec<u64>,
     arena: String,
     /// Start of string `i` in `arena`; `u64::MAX` when it was not kept.
     string_at: Vec<(u64, u32)>,
@@ -201,6 +206,7 @@ impl Graph {
             internal_names: Vec::new(),
             weakmap_names: HashMap::new(),
             table_edges: Vec::new(),
+            detached: Vec::new(),
             arena: String::new(),
             string_at: Vec::new(),
             opts,
@@ -301,6 +307,9 @@ impl Graph {
             self.self_size.push(u32::MAX);
         } else {
             self.self_size.push(size as u32);
+        }
+        if t == self.nk.native && m.f_detachedness.is_some_and(|f| self.cur[f] == 2) {
+            set_bit(&mut self.detached, ordinal as u32);
         }
         if t == self.nk.object || t == self.nk.native || t == self.nk.synthetic {
             // Class names (object/native) and the names of synthetic roots are printed.
@@ -429,12 +438,22 @@ impl Graph {
         &self.meta.edge_types[self.etype[e] as usize]
     }
 
-    /// DevTools' class name for a node: the node's name for `object` and `native` nodes,
-    /// `(system)` for `hidden`, `(compiled code)` for `code`, `(<type>)` for the rest.
-    /// (`HeapSnapshotNode.className` in DevTools.)
+    /// Whether node `i` is a native node the snapshot marks detached (detachedness 2).
+    #[inline]
+    pub fn is_detached(&self, i: usize) -> bool {
+        !self.detached.is_empty() && get_bit(&self.detached, i as u32)
+    }
+
+    /// DevTools' class name for a node: the node's name for `object` and `native` nodes
+    /// (`Detached <name>` for native nodes marked detached), `(system)` for `hidden`,
+    /// `(compiled code)` for `code`, `(<type>)` for the rest (`HeapSnapshotNode.className`).
+    /// DevTools also propagates the attached/detached state from node to node
+    /// (`propagateDOMState`); here only the state V8 wrote is used.
     pub fn class_name(&self, i: usize) -> std::borrow::Cow<'_, str> {
         let t = self.ntype[i];
-        if t == self.nk.object || t == self.nk.native {
+        if self.is_detached(i) {
+            format!("Detached {}", self.string(self.name[i])).into()
+        } else if t == self.nk.object || t == self.nk.native {
             self.string(self.name[i]).into()
         } else if t == self.nk.hidden {
             "(system)".into()
@@ -450,7 +469,9 @@ impl Graph {
     #[inline]
     pub fn class_key(&self, i: usize) -> u64 {
         let t = self.ntype[i];
-        if t == self.nk.object || t == self.nk.native {
+        if self.is_detached(i) {
+            (2u64 << 32) + self.name[i] as u64
+        } else if t == self.nk.object || t == self.nk.native {
             self.name[i] as u64
         } else {
             (1u64 << 32) + t as u64
@@ -468,7 +489,9 @@ impl Graph {
     /// The display name of a node, as the Retainers pane shows it.
     pub fn display_name(&self, i: usize) -> String {
         let t = self.ntype[i];
-        if t == self.nk.object || t == self.nk.native || t == self.nk.synthetic {
+        if !self.is_detached(i)
+            && (t == self.nk.object || t == self.nk.native || t == self.nk.synthetic)
+        {
             self.string(self.name[i]).to_string()
         } else {
             self.class_name(i).into_owned()
