@@ -13,9 +13,9 @@ const { fileURLToPath } = require('node:url')
  */
 module.exports = function analyzer(binding, { codedError, fsError }) {
   const OPTION_KEYS = {
-    summary: ['top', 'progress', 'pageOwned'],
-    diff: ['top', 'progress', 'pageOwned', 'sameProcess'],
-    retainers: ['paths', 'maxDepth', 'progress', 'pageOwned'],
+    summary: ['top', 'progress', 'devtoolsRules'],
+    diff: ['top', 'progress', 'devtoolsRules', 'sameProcess'],
+    retainers: ['paths', 'maxDepth', 'progress', 'devtoolsRules'],
     inflate: ['force', 'progress'],
   }
 
@@ -73,7 +73,7 @@ module.exports = function analyzer(binding, { codedError, fsError }) {
   /**
    * DevTools' Summary view for one snapshot (plain or gzip).
    * @param {string | URL} file
-   * @param {{ top?: number, progress?: boolean, pageOwned?: boolean }} [options]
+   * @param {{ top?: number, progress?: boolean, devtoolsRules?: boolean }} [options]
    */
   async function summary(file, options) {
     file = fileArg(file, 'file')
@@ -87,7 +87,7 @@ module.exports = function analyzer(binding, { codedError, fsError }) {
    * DevTools' Comparison view: `target` against `base`, objects matched by id.
    * @param {string | URL} base
    * @param {string | URL} target
-   * @param {{ top?: number, progress?: boolean, pageOwned?: boolean, sameProcess?: boolean }} [options]
+   * @param {{ top?: number, progress?: boolean, devtoolsRules?: boolean, sameProcess?: boolean }} [options]
    */
   async function diff(base, target, options) {
     base = fileArg(base, 'base')
@@ -106,7 +106,7 @@ module.exports = function analyzer(binding, { codedError, fsError }) {
    * Shortest retainer paths from the GC roots to the biggest instances of a class.
    * @param {string | URL} file
    * @param {string} className
-   * @param {{ paths?: number, maxDepth?: number, progress?: boolean, pageOwned?: boolean }} [options]
+   * @param {{ paths?: number, maxDepth?: number, progress?: boolean, devtoolsRules?: boolean }} [options]
    */
   async function retainers(file, className, options) {
     file = fileArg(file, 'file')

@@ -59,8 +59,11 @@ export declare function analyzeInflate(input: string, output?: string | undefine
 export interface AnalyzeOptions {
   /** Draw a progress bar on stderr (the CLI sets it when stderr is a terminal). */
   progress?: boolean
-  /** DevTools' page-owned rule for retained sizes (default true). */
-  pageOwned?: boolean
+  /**
+   * DevTools' page-owned and WeakMap rules for retained sizes (default true; false gives
+   * the dominator tree memlab computes).
+   */
+  devtoolsRules?: boolean
   /** diff: force (true/false) instead of inferring whether both files come from one process. */
   sameProcess?: boolean
   /** retainers: how many of the biggest instances get a path (default 3). */

@@ -29,7 +29,8 @@ Usage:
 Options:
   --json              print the result as JSON on stdout
   --top N             rows to print (default 20; with --json, all rows unless given)
-  --no-page-owned     leave out DevTools' page-owned rule when computing retained sizes
+  --no-devtools-rules leave out DevTools' page-owned and WeakMap rules (retained sizes
+                      as memlab computes them)
   --no-progress       never draw the progress bar (drawn on stderr when it is a terminal)
   -h, --help          this text
   -v, --version       the version
@@ -50,7 +51,7 @@ function parse(argv) {
       'max-depth': { type: 'string' },
       'same-process': { type: 'boolean' },
       'other-process': { type: 'boolean' },
-      'no-page-owned': { type: 'boolean' },
+      'no-devtools-rules': { type: 'boolean' },
       'no-progress': { type: 'boolean' },
       force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -199,7 +200,7 @@ async function main(argv) {
     return
   }
   const progress = !values['no-progress'] && Boolean(process.stderr.isTTY)
-  const pageOwned = values['no-page-owned'] ? false : undefined
+  const devtoolsRules = values['no-devtools-rules'] ? false : undefined
   const top = count(values.top, '--top')
   const show = top ?? 20
   const want = (n, usage) => {
@@ -210,7 +211,7 @@ async function main(argv) {
   switch (command) {
     case 'summary': {
       want([1, 1], 'summary <file> [--top N]')
-      const r = await heapsnap.summary(args[0], { top, progress, pageOwned })
+      const r = await heapsnap.summary(args[0], { top, progress, devtoolsRules })
       return emit(r, (x) => printSummary(x, show))
     }
     case 'diff': {
@@ -219,7 +220,7 @@ async function main(argv) {
         throw new UsageError('give --same-process or --other-process, not both')
       }
       const sameProcess = values['same-process'] ? true : values['other-process'] ? false : undefined
-      const r = await heapsnap.diff(args[0], args[1], { top, progress, pageOwned, sameProcess })
+      const r = await heapsnap.diff(args[0], args[1], { top, progress, devtoolsRules, sameProcess })
       return emit(r, (x) => printDiff(x, show))
     }
     case 'retainers': {
@@ -228,7 +229,7 @@ async function main(argv) {
         paths: count(values.paths, '--paths'),
         maxDepth: count(values['max-depth'], '--max-depth'),
         progress,
-        pageOwned,
+        devtoolsRules,
       })
       emit(r, printRetainers)
       if (r.count === 0) {

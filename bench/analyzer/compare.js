@@ -12,7 +12,7 @@
 //    a WeakMap), and a small one. --file adds existing plain snapshots.
 // 3. For each file, in fresh processes, one after the other: memlab (load + dominators +
 //    per-class aggregation, bench/analyzer/memlab-child.js) and heapsnap's summary(), twice:
-//    with pageOwned: false (what memlab computes on Node snapshots: its page-owned marking starts
+//    with devtoolsRules: false (what memlab computes on Node snapshots: its page-owned marking starts
 //    from every root edge, so it marks everything and the rule has no effect) and with the
 //    default DevTools rule. Reports wall time and peak RSS of each, and whether count, shallow
 //    size and retained size agree for the top 50 classes.
@@ -114,10 +114,10 @@ function memlab(file) {
   }
 }
 
-function heapsnap(file, pageOwned) {
+function heapsnap(file, devtoolsRules) {
   const code = `
     const h = require(${JSON.stringify(ROOT)});
-    h.summary(${JSON.stringify(file)}, { pageOwned: ${pageOwned} }).then((r) => {
+    h.summary(${JSON.stringify(file)}, { devtoolsRules: ${devtoolsRules} }).then((r) => {
       process.stdout.write(JSON.stringify({ r, peakRss: process.resourceUsage().maxRSS * 1024 }) + '\\n');
     });`
   const t = process.hrtime.bigint()
@@ -154,7 +154,7 @@ function main() {
       `${require('node:os').cpus().length} cores; memlab = @memlab/core ${version}. Each run is a fresh process; ` +
       'time is wall time of the whole process (start-up, read, dominators, per-class aggregation); RSS is the peak.',
     '',
-    '| file | nodes / edges | memlab time | memlab peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory | top-50 agreement (pageOwned: false) | top-50 rows that differ with the DevTools page-owned rule |',
+    '| file | nodes / edges | memlab time | memlab peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory | top-50 agreement (devtoolsRules: false) | top-50 rows that differ with the DevTools page-owned rule |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ]
   const details = []
@@ -163,7 +163,7 @@ function main() {
     const m = memlab(file)
     console.error(`  memlab: ${s(m.wallMs)} s, ${mb(m.peakRss)} MiB`)
     const plain = heapsnap(file, false)
-    console.error(`  heapsnap (pageOwned false): ${s(plain.wallMs)} s, ${mb(plain.peakRss)} MiB`)
+    console.error(`  heapsnap (devtoolsRules false): ${s(plain.wallMs)} s, ${mb(plain.peakRss)} MiB`)
     const devtools = heapsnap(file, true)
     console.error(`  heapsnap (DevTools rule): ${s(devtools.wallMs)} s, ${mb(devtools.peakRss)} MiB`)
     const bad = disagreements(plain.classes, m.classes)
@@ -174,7 +174,7 @@ function main() {
       `${(m.wallMs / plain.wallMs).toFixed(1)}× faster | ${(100 * plain.peakRss / m.peakRss).toFixed(0)}% of memlab's | ` +
       `${bad.length === 0 ? `all ${Math.min(TOP, plain.classes.length)} agree exactly` : `${bad.length} differ`} | ` +
       `${diffRule.length}: ${diffRule.slice(0, 6).map((d) => d.name).join(', ')}${diffRule.length > 6 ? ', …' : ''} |`)
-    console.error(`  top-${TOP} disagreements (pageOwned false): ${bad.length}`)
+    console.error(`  top-${TOP} disagreements (devtoolsRules false): ${bad.length}`)
     for (const d of bad) console.error(`    ${JSON.stringify(d)}`)
     details.push({ file, bad, diffRule })
   }
@@ -184,11 +184,11 @@ function main() {
     lines.push(`## ${path.basename(d.file)}: rows that differ`, '')
     lines.push('| class | rule | heapsnap count / shallow / retained | memlab count / shallow / retained |', '|---|---|---|---|')
     const fmt = (c) => (c ? `${c.count} / ${c.shallowSize} / ${c.retainedSize}` : 'absent')
-    for (const x of d.bad) lines.push(`| ${x.name} | pageOwned: false | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
+    for (const x of d.bad) lines.push(`| ${x.name} | devtoolsRules: false | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
     for (const x of d.diffRule.slice(0, 12)) lines.push(`| ${x.name} | DevTools rule | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
     lines.push('')
   }
-  lines.push('With `pageOwned: false` both tools compute the same graph (weak edges and shortcut edges ' +
+  lines.push('With `devtoolsRules: false` both tools compute the same graph (weak edges and shortcut edges ' +
     'not retaining, unreachable nodes hung off the root). With the DevTools page-owned rule (heapsnap\'s ' +
     'default), objects reachable from the global object are credited to it rather than to the root, so ' +
     '`global` and the classes on the way to it retain more, as in Chrome DevTools; memlab does not apply ' +

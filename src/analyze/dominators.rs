@@ -69,11 +69,19 @@ pub fn page_owned(g: &Graph, rule: bool) -> Vec<bool> {
     flag
 }
 
-/// Whether edge `e` from `v` to `w` retains `w` (special cases 1, 2, 3 and 5).
+/// Whether edge `e` from `v` to `w` retains `w` (special cases 1, 2, 3 and 5; 3 and 5 only
+/// with `devtools_rules`, `page` being all false without).
 #[inline]
-pub fn retains(g: &Graph, page: &[bool], v: usize, e: usize, w: usize) -> bool {
+pub fn retains(
+    g: &Graph,
+    page: &[bool],
+    devtools_rules: bool,
+    v: usize,
+    e: usize,
+    w: usize,
+) -> bool {
     let t = g.etype[e];
-    if t == g.ek.weak || v == w || g.is_weakmap_table_edge(e) {
+    if t == g.ek.weak || v == w || (devtools_rules && g.is_weakmap_table_edge(e)) {
         return false;
     }
     if v == 0 {
@@ -100,17 +108,41 @@ impl Dominators {
     }
 }
 
-/// Computes dominators and retained sizes. `page_rule` applies special case 3 (DevTools does;
-/// memlab's version of it marks every node of a Node.js snapshot, which comes to the same as
-/// leaving it out). With `drop_edges` the graph's edge columns are freed as soon as they are no
+/// The retaining edges (bit set by edge index), and how many retain each node.
+fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (Vec<u64>, Vec<u32>) {
+    let mut bits = vec![0u64; g.eto.len().div_ceil(64)];
+    let mut retainers = vec![0u32; g.node_count()];
+    for v in 0..g.node_count() {
+        for e in g.edges(v) {
+            let w = g.eto[e] as usize;
+            if retains(g, page, devtools_rules, v, e, w) {
+                bits[e / 64] |= 1 << (e % 64);
+                retainers[w] += 1;
+            }
+        }
+    }
+    (bits, retainers)
+}
+
+#[inline]
+fn bit(bits: &[u64], e: usize) -> bool {
+    bits[e / 64] & (1 << (e % 64)) != 0
+}
+
+/// Computes dominators and retained sizes. `devtools_rules` applies special cases 3 and 5
+/// (DevTools does; memlab does not: its page-owned marking starts from every root edge, which
+/// on a Node.js snapshot marks everything, and it keeps a WeakMap's table edges). With `drop_edges` the graph's edge columns are freed as soon as they are no
 /// longer needed, which lowers the peak memory of a summary.
 ///
 /// Memory: besides the graph, 5 words a node during the traversal and 4 bytes a retaining
 /// edge for the reverse graph, which is built in DFS order so that the node-to-number map can
 /// be freed before the semi-dominator pass (semi-NCA: no buckets).
-pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
+pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let n = g.node_count();
-    let page = page_owned(g, page_rule);
+    let (ess, retainers) = {
+        let page = page_owned(g, devtools_rules);
+        essential_edges(g, &page, devtools_rules)
+    };
 
     // Depth-first numbering from the root; then (case 4) from each node that nothing
     // retains, then from whatever is left (cycles that only retain each other).
@@ -136,7 +168,7 @@ pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
                     let e = top.1 as usize;
                     top.1 += 1;
                     let w = g.eto[e] as usize;
-                    if pre[w] == NONE && retains(g, &page, v, e, w) {
+                    if pre[w] == NONE && bit(&ess, e) {
                         next = Some(w);
                         break;
                     }
@@ -156,22 +188,14 @@ pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
             }
         };
         dfs(0, &mut pre);
-        // Nodes that nothing retains: count their retaining edges first.
-        let mut retained_by = vec![false; n];
-        for v in 0..n {
-            for e in g.edges(v) {
-                let w = g.eto[e] as usize;
-                if !retained_by[w] && retains(g, &page, v, e, w) {
-                    retained_by[w] = true;
-                }
+        if pre.contains(&NONE) {
+            // First the nodes that nothing retains, then whatever is left.
+            for (u, _) in retainers.iter().enumerate().filter(|(_, &r)| r == 0) {
+                dfs(u, &mut pre);
             }
-        }
-        for (u, _) in retained_by.iter().enumerate().filter(|(_, &r)| !r) {
-            dfs(u, &mut pre);
-        }
-        drop(retained_by);
-        for u in 0..n {
-            dfs(u, &mut pre);
+            for u in 0..n {
+                dfs(u, &mut pre);
+            }
         }
     }
     debug_assert_eq!(vertex.len(), n);
@@ -180,13 +204,8 @@ pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
     let (rev_first, rev_src) = {
         let g: &Graph = g;
         let mut first = vec![0u32; n + 1];
-        for v in 0..n {
-            for e in g.edges(v) {
-                let w = g.eto[e] as usize;
-                if retains(g, &page, v, e, w) {
-                    first[pre[w] as usize + 1] += 1;
-                }
-            }
+        for (w, &count) in retainers.iter().enumerate() {
+            first[pre[w] as usize + 1] = count;
         }
         for i in 0..n {
             first[i + 1] += first[i];
@@ -196,7 +215,7 @@ pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
         for v in 0..n {
             for e in g.edges(v) {
                 let w = g.eto[e] as usize;
-                if retains(g, &page, v, e, w) {
+                if bit(&ess, e) {
                     let slot = &mut fill[pre[w] as usize];
                     src[*slot as usize] = pre[v];
                     *slot += 1;
@@ -205,7 +224,7 @@ pub fn compute(g: &mut Graph, page_rule: bool, drop_edges: bool) -> Dominators {
         }
         (first, src)
     };
-    drop((pre, page));
+    drop((pre, ess, retainers));
     if drop_edges {
         g.drop_edges();
     }

@@ -34,13 +34,16 @@ use summary::ClassRow;
 /// Choices common to the analyses.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// DevTools' page-owned rule (see `dominators`); on by default.
-    pub page_rule: bool,
+    /// DevTools' page-owned and WeakMap rules (special cases 3 and 5 in `dominators`); on by
+    /// default. Off, the dominator tree is the one memlab computes.
+    pub devtools_rules: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { page_rule: true }
+        Options {
+            devtools_rules: true,
+        }
     }
 }
 
@@ -105,7 +108,7 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let dom = dominators::compute(&mut g, opts.page_rule, true);
+    let dom = dominators::compute(&mut g, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
@@ -165,7 +168,7 @@ pub fn diff(
     drop((base_side, target_side));
     let allocated_between = if same {
         bar.phase("dominators");
-        let dom = dominators::compute(&mut tg, opts.page_rule, true);
+        let dom = dominators::compute(&mut tg, opts.devtools_rules, true);
         Some(summary::classes(&tg, &dom, |i| tg.id[i] > min_id))
     } else {
         None
@@ -192,7 +195,7 @@ pub fn retainers(
 ) -> Result<(FileFacts, retainers::Report), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
-    let dom = dominators::compute(&mut g, opts.page_rule, false);
+    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
     bar.phase("retainer paths");
     let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
@@ -519,14 +522,14 @@ mod tests {
                 &Bar::new(false),
             )
             .unwrap();
-            let page_rule = round % 3 != 0;
-            let page = dominators::page_owned(&g, page_rule);
+            let rules = round % 3 != 0;
+            let page = dominators::page_owned(&g, rules);
             // Retaining predecessors, and what the root reaches through them.
             let mut preds = vec![Vec::new(); n];
             for v in 0..n {
                 for e in g.edges(v) {
                     let w = g.eto[e] as usize;
-                    if dominators::retains(&g, &page, v, e, w) {
+                    if dominators::retains(&g, &page, rules, v, e, w) {
                         preds[w].push(v);
                     }
                 }
@@ -579,7 +582,7 @@ mod tests {
                     }
                 }
             }
-            let dom = dominators::compute(&mut g, page_rule, false);
+            let dom = dominators::compute(&mut g, rules, false);
             for w in 1..n {
                 if !reach[w] {
                     continue;

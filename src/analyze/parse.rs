@@ -186,16 +186,12 @@ impl Parser<'_> {
                 i += 1;
                 match b {
                     b'0'..=b'9' => {
-                        match acc
-                            .checked_mul(10)
-                            .and_then(|a| a.checked_add(u64::from(b - b'0')))
-                        {
-                            Some(a) => acc = a,
-                            None => {
-                                stop = Some(Err("number too large".into()));
-                                break;
-                            }
+                        // 19 digits always fit in a u64: no overflow check per digit.
+                        if digits == 19 {
+                            stop = Some(Err("number too large".into()));
+                            break;
                         }
+                        acc = acc * 10 + u64::from(b - b'0');
                         digits += 1;
                     }
                     b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' => {

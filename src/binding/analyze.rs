@@ -18,8 +18,9 @@ use crate::core::error::SnapError;
 pub struct AnalyzeOptions {
     /// Draw a progress bar on stderr (the CLI sets it when stderr is a terminal).
     pub progress: Option<bool>,
-    /// DevTools' page-owned rule for retained sizes (default true).
-    pub page_owned: Option<bool>,
+    /// DevTools' page-owned and WeakMap rules for retained sizes (default true; false gives
+    /// the dominator tree memlab computes).
+    pub devtools_rules: Option<bool>,
     /// diff: force (true/false) instead of inferring whether both files come from one process.
     pub same_process: Option<bool>,
     /// retainers: how many of the biggest instances get a path (default 3).
@@ -33,7 +34,7 @@ pub struct AnalyzeOptions {
 impl AnalyzeOptions {
     fn core(&self) -> analyze::Options {
         analyze::Options {
-            page_rule: self.page_owned.unwrap_or(true),
+            devtools_rules: self.devtools_rules.unwrap_or(true),
         }
     }
     fn bar(&self) -> Bar {
