@@ -39,20 +39,24 @@ function files() {
   return pair
 }
 
-/** Per class count and shallow size, computed from the raw JSON by DevTools' naming rule. */
+/**
+ * Per class count and shallow size, computed from the raw JSON by DevTools' naming rule (native
+ * nodes V8 marks detached are `Detached <name>`).
+ */
 function classTotals(file) {
   const snap = parseSnapshot(file)
   const meta = snap.snapshot.meta
   const f = (name) => meta.node_fields.indexOf(name)
   const stride = meta.node_fields.length
-  const [T, N, S] = [f('type'), f('name'), f('self_size')]
+  const [T, N, S, D] = [f('type'), f('name'), f('self_size'), f('detachedness')]
   const types = meta.node_types[0]
   const totals = new Map()
   for (let i = 0; i < snap.nodes.length; i += stride) {
     const size = snap.nodes[i + S]
     if (size === 0) continue
     const type = types[snap.nodes[i + T]]
-    const name = type === 'object' || type === 'native' ? snap.strings[snap.nodes[i + N]]
+    const detached = type === 'native' && D >= 0 && snap.nodes[i + D] === 2 ? 'Detached ' : ''
+    const name = type === 'object' || type === 'native' ? detached + snap.strings[snap.nodes[i + N]]
       : type === 'hidden' ? '(system)' : type === 'code' ? '(compiled code)' : `(${type})`
     const t = totals.get(name) ?? { count: 0, shallowSize: 0 }
     t.count++
