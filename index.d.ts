@@ -218,3 +218,166 @@ export interface WatchOptions extends Omit<SnapshotOptions, 'path'> {
  * `thresholdMB`, `valueMB`). Invalid options throw `TypeError`/`RangeError` synchronously.
  */
 export function watch(options: WatchOptions): { stop(): void }
+
+// ---------------------------------------------------------------------------------------------
+// Analysis (also the `heapsnap` command): DevTools' Summary, Comparison and Retainers views for
+// plain or gzip snapshots of any size. Computed in Rust off the JS thread; bad arguments reject
+// with TypeError/RangeError, unreadable or malformed files with an Error carrying `code`
+// (`ENOENT`, `ERR_HEAPSNAP_BAD_SNAPSHOT`, …), `path` and `syscall`.
+
+export interface AnalyzeOptions {
+  /** Draw a progress bar on stderr (only worth it when stderr is a terminal). Default false. */
+  progress?: boolean
+  /**
+   * DevTools' page-owned and WeakMap rules for retained sizes (default true). `false` gives the
+   * dominator tree memlab computes: weak and non-root shortcut edges still do not retain.
+   */
+  devtoolsRules?: boolean
+}
+
+export interface SnapshotFileInfo {
+  path: string
+  /** Whether the content was gzip (told by content, not by name). */
+  gzip: boolean
+  /** Bytes on disk. */
+  fileSize: number
+  nodeCount: number
+  edgeCount: number
+  /** Sum of every node's self size. */
+  totalSize: number
+}
+
+/** One row of the Summary view. Nodes of self size 0 are not counted, as in DevTools. */
+export interface ClassSummary {
+  /**
+   * DevTools' class name: the constructor name for objects, the node name for native nodes
+   * (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
+   * `(array)`, `(closure)`, `(<type>)` for the rest.
+   */
+  name: string
+  count: number
+  /** Sum of the instances' self sizes (bytes). */
+  shallowSize: number
+  /** Bytes freed if every instance went away: instances nested under another are counted once. */
+  retainedSize: number
+}
+
+export interface SummaryResult {
+  file: SnapshotFileInfo
+  /** Biggest retained size first. */
+  classes: ClassSummary[]
+  timings: { readMs: number; dominatorsMs: number; aggregateMs: number }
+}
+
+/** One row of the Comparison view; objects are matched by id within a class. */
+export interface ClassDiff {
+  name: string
+  /** `# New`: in the target, not in the base. */
+  newCount: number
+  /** `# Deleted`: in the base, not in the target. */
+  deletedCount: number
+  /** `# Delta` = newCount − deletedCount. */
+  deltaCount: number
+  /** `Alloc. Size`: bytes of the new objects. */
+  allocSize: number
+  /** `Freed Size`: bytes of the deleted objects. */
+  freedSize: number
+  /** `Size Delta` = allocSize − freedSize. */
+  sizeDelta: number
+}
+
+export interface DiffResult {
+  base: SnapshotFileInfo
+  target: SnapshotFileInfo
+  /** Classes with anything new or deleted, biggest size delta first. */
+  classes: ClassDiff[]
+  /**
+   * Whether both files come from one process: the share of object ids present in both whose
+   * class agrees (`sameProcessScore`) is at least 0.9, or `options.sameProcess` said so.
+   */
+  sameProcess: boolean
+  sameProcessScore: number
+  /** The base's largest JS object id (DevTools' `maxJSObjectId`). */
+  baseMaxJsId: number
+  /**
+   * DevTools' "Objects allocated between Snapshot 1 and Snapshot 2": the Summary of the target's
+   * objects with an id above `baseMaxJsId`. `null` unless `sameProcess`.
+   */
+  allocatedBetween: ClassSummary[] | null
+}
+
+export interface RetainerNode {
+  id: number
+  /** As the Retainers pane shows it (the constructor name, or the string's text, …). */
+  name: string
+  /** The V8 node type (`object`, `array`, `hidden`, `synthetic`, …). */
+  type: string
+  className: string
+  selfSize: number
+  retainedSize: number
+  /** Distance from the roots (DevTools' definition); absent when unreachable. */
+  distance?: number
+}
+
+export interface RetainerPath {
+  /** The instance. */
+  object: RetainerNode
+  /**
+   * From the first object below the root down to the instance: each step's `edge` leads to the
+   * next step (`.name` for properties, `[i]` for elements, the bare name for internal edges).
+   * Empty when the instance is unreachable (held only weakly).
+   */
+  path: Array<{ node: RetainerNode; edge?: string; edgeType?: string }>
+}
+
+export interface RetainersResult {
+  file: SnapshotFileInfo
+  className: string
+  /** Instances of the class; 0 when there are none (class names are case-sensitive). */
+  count: number
+  shallowSize: number
+  retainedSize: number
+  /** One shortest path from the roots for each of the biggest instances (by retained size). */
+  paths: RetainerPath[]
+}
+
+export interface InflateResult {
+  input: string
+  output: string
+  /** Compressed bytes read. */
+  bytesIn: number
+  /** Plain bytes written. */
+  bytesOut: number
+}
+
+/** DevTools' Summary view: per class count, shallow size and retained size. */
+export function summary(file: string | URL, options?: AnalyzeOptions & { top?: number }): Promise<SummaryResult>
+
+/**
+ * DevTools' Comparison view of `target` against `base` (plain or gzip), plus the objects
+ * allocated between the two when they come from one process.
+ */
+export function diff(
+  base: string | URL,
+  target: string | URL,
+  options?: AnalyzeOptions & { top?: number; sameProcess?: boolean },
+): Promise<DiffResult>
+
+/** The shortest retainer paths from the GC roots to the `paths` (default 3) biggest instances. */
+export function retainers(
+  file: string | URL,
+  className: string,
+  options?: AnalyzeOptions & { paths?: number; maxDepth?: number },
+): Promise<RetainersResult>
+
+/**
+ * Writes the plain `.heapsnapshot` inside a gzip one, for DevTools: atomically (temporary file,
+ * fsync, rename), never over an existing file unless `force`. `output` defaults to the input
+ * name without `.gz`. A file that is not gzip rejects with `ERR_HEAPSNAP_NOT_GZIP`.
+ */
+export function inflate(
+  input: string | URL,
+  output?: string | URL | null,
+  options?: { force?: boolean; progress?: boolean },
+): Promise<InflateResult>
+export function inflate(input: string | URL, options?: { force?: boolean; progress?: boolean }): Promise<InflateResult>
