@@ -94,5 +94,12 @@ for (let i = 0; i < snap.nodes.length; i += stride) {
 }
 console.log(`packed install: ok=${res.ok}, engine=${res.engine}, PackedMarker instances=${n}`)
 if (!res.ok || res.engine !== 'native' || n !== 4321) throw new Error('packed install check failed')
+
+// 5. The `heapsnap` command the package installs reads the same file.
+const summary = JSON.parse(run(path.join(app, 'node_modules', '.bin', 'heapsnap'),
+  ['summary', 'packed.heapsnapshot.gz', '--json'], { cwd: app, env }))
+const row = summary.classes.find((c) => c.name === 'PackedMarker')
+console.log(`packed install: heapsnap summary counts ${row && row.count} PackedMarker`)
+if (!row || row.count !== 4321) throw new Error('the installed heapsnap command failed')
 fs.rmSync(work, { recursive: true, force: true })
 console.log('packed-install: PASS')
