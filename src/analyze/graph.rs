@@ -357,15 +357,20 @@ impl Graph {
             return Err(format!("edge type {t} is not in meta.edge_types"));
         }
         let to = self.cur[m.e_to];
-        let stride = m.node_stride as u64;
-        if !to.is_multiple_of(stride) || to / stride >= self.ntype.len() as u64 {
+        // Division by a constant is a multiplication; the two strides V8 writes get their own.
+        let (ordinal, rest) = match m.node_stride {
+            6 => (to / 6, to % 6),
+            7 => (to / 7, to % 7),
+            s => (to / s as u64, to % s as u64),
+        };
+        if rest != 0 || ordinal >= self.ntype.len() as u64 {
             return Err(format!("edge to_node {to} does not point at a node"));
         }
         let name = u32::try_from(self.cur[m.e_name]).map_err(|_| "edge name too large")?;
         let t = t as u8;
         if self.opts.edges {
             self.etype.push(t);
-            self.eto.push((to / stride) as u32);
+            self.eto.push(ordinal as u32);
             if self.opts.edge_names {
                 self.ename.push(name);
                 if t != self.ek.element && t != self.ek.hidden {
