@@ -134,6 +134,8 @@ test('retainers: the path from the roots to the biggest Leak goes through the Ma
   const { gz } = files()
   const r = await heapsnap.retainers(gz, 'Leak', { paths: 2 })
   assert.equal(r.count, ADDED + 50)
+  const row = (await heapsnap.summary(gz)).classes.find((c) => c.name === 'Leak')
+  assert.deepEqual([r.shallowSize, r.retainedSize], [row.shallowSize, row.retainedSize])
   assert.equal(r.paths.length, 2)
   for (const p of r.paths) {
     const names = p.path.map((s) => s.node.name)

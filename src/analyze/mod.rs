@@ -408,7 +408,7 @@ mod tests {
         let p = dir.join("r.heapsnapshot");
         write_snapshot(&p, &fixture(), false, false);
         let (_, r) = retainers(&p, "Leak", 5, 100, &Options::default(), &Bar::new(false)).unwrap();
-        assert_eq!(r.count, 3);
+        assert_eq!((r.count, r.shallow_size, r.retained_size), (3, 120, 120));
         let labels: Vec<String> = r.paths[0]
             .path
             .iter()

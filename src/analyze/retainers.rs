@@ -126,30 +126,41 @@ pub fn report(
     max_depth: usize,
 ) -> Report {
     let dist = distances(g);
-    let mut members: Vec<usize> = (0..g.node_count())
-        .filter(|&i| g.counted(i) && g.class_name(i) == class_name)
-        .collect();
+    // Which class keys carry this name (one, unless V8 interned the name twice).
+    let mut key_matches: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    let mut is_member = vec![false; g.node_count()];
+    let mut members: Vec<usize> = Vec::new();
+    for (i, m) in is_member.iter_mut().enumerate() {
+        if !g.counted(i) {
+            continue;
+        }
+        let matches = *key_matches
+            .entry(g.class_key(i))
+            .or_insert_with(|| g.class_name(i) == class_name);
+        if matches {
+            *m = true;
+            members.push(i);
+        }
+    }
     let count = members.len() as u64;
     let shallow_size = members.iter().map(|&i| g.self_size(i)).sum();
-    // Class retained size: members not dominated by another member.
-    let mut is_member = vec![false; g.node_count()];
-    for &i in &members {
-        is_member[i] = true;
+    // The class's retained size: members with no member among their dominators, found in one
+    // walk of the dominator tree.
+    let mut retained_size = 0;
+    let mut stack: Vec<(u32, bool)> = vec![(0, false)];
+    let mut inside = false;
+    while let Some((v, leaving)) = stack.pop() {
+        if leaving {
+            inside = false;
+            continue;
+        }
+        if !inside && is_member[v as usize] {
+            retained_size += dom.retained[v as usize];
+            inside = true;
+            stack.push((v, true));
+        }
+        stack.extend(dom.children_of(v as usize).iter().map(|&k| (k, false)));
     }
-    let retained_size = members
-        .iter()
-        .filter(|&&i| {
-            let mut d = dom.idom[i] as usize;
-            while d != 0 {
-                if is_member[d] {
-                    return false;
-                }
-                d = dom.idom[d] as usize;
-            }
-            true
-        })
-        .map(|&i| dom.retained[i])
-        .sum();
     members.sort_by(|&a, &b| {
         dom.retained[b]
             .cmp(&dom.retained[a])
