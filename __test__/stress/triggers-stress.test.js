@@ -29,8 +29,16 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
       }
     }
   `, { args: ['--max-old-space-size=96'] })
+  let stderr = ''
+  child.stderr.on('data', (d) => { stderr += d })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  await new Promise((resolve) => child.stdout.once('data', resolve))
+  // Wait for "near" or for the end: a child that dies first must fail the assertions below, not
+  // leave this test waiting on a stream that will never speak (seen once under load).
+  const first = await Promise.race([
+    new Promise((resolve) => child.stdout.once('data', () => resolve('near'))),
+    exited.then(() => 'exited'),
+  ])
+  if (first === 'exited') console.log(`# the child ended before nearing its limit:\n${stderr}`)
   // A bounded storm (2 s) that starts as the heap nears its limit, so it overlaps the
   // near-heap-limit dump; an endless one would keep re-arming signal dumps forever.
   for (let i = 0; i < 200 && child.exitCode === null && child.signalCode === null; i++) {
@@ -41,7 +49,7 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
   const end = await Promise.race([exited, timeout])
   if (end === 'timeout') child.kill('SIGKILL')
   assert.notEqual(end, 'timeout', 'the process ended')
-  assert.ok(end.code !== 0 || end.signal, 'the process ended in OOM as expected')
+  assert.ok(end.code !== 0 || end.signal, `the process ended in OOM as expected\n${stderr.slice(-2000)}`)
   const files = ls(dir)
   assert.equal(files.filter((f) => f.endsWith('.tmp')).length, 0, `${files}`)
   const sidecars = files.filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))

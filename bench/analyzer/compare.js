@@ -9,7 +9,8 @@
 //    .cache/memlab when it is missing.
 // 2. Generates the snapshots when missing (.cache/analyzer/): a mixed heap whose plain snapshot
 //    is about --mb MB (small objects, Maps/Sets, long strings, closures, a Map of Leak objects,
-//    a WeakMap), and a small one. --file adds existing plain snapshots.
+//    a WeakMap), a small one, and one of --mb MB of small records with a string each (a chain
+//    of `Item`s). --file adds existing plain snapshots.
 // 3. For each file, in fresh processes, one after the other: memlab (load + dominators +
 //    per-class aggregation, bench/analyzer/memlab-child.js) and heapsnap's summary(), twice:
 //    with devtoolsRules: false (what memlab computes on Node snapshots: its page-owned marking starts
@@ -83,16 +84,31 @@ const MAKE_HEAP = (scale, file) => `
   v8.writeHeapSnapshot(${JSON.stringify(file)});
 `
 
+// A heap of many small records, each with its own short string: `scale` 1 is about 300 MB.
+const MAKE_ITEMS = (scale, file) => `
+  const v8 = require('node:v8');
+  class Item { constructor(i) { this.id = i; this.name = 'item-' + i; this.next = null } }
+  const items = [];
+  for (let i = 0; i < 1600000 * ${scale}; i++) { const it = new Item(i); if (i) items[i - 1].next = it; items.push(it) }
+  globalThis.items = items;
+  v8.writeHeapSnapshot(${JSON.stringify(file)});
+`
+
 function ensureSnapshots(a) {
   const dir = path.join(CACHE, 'analyzer')
   fs.mkdirSync(dir, { recursive: true })
   const files = []
   if (a.generate) {
-    for (const [name, scale] of [['mixed-small', 0.1], [`mixed-${a.mb}mb`, a.mb / 300]]) {
+    const made = [
+      ['mixed-small', MAKE_HEAP, 0.1],
+      [`mixed-${a.mb}mb`, MAKE_HEAP, a.mb / 300],
+      [`items-${a.mb}mb`, MAKE_ITEMS, a.mb / 300],
+    ]
+    for (const [name, make, scale] of made) {
       const file = path.join(dir, `${name}.heapsnapshot`)
       if (!fs.existsSync(file)) {
         console.error(`generating ${file} …`)
-        run(process.execPath, ['--max-old-space-size=8192', '-e', MAKE_HEAP(scale, file)], { stdio: ['ignore', 'ignore', 'inherit'] })
+        run(process.execPath, ['--max-old-space-size=8192', '-e', make(scale, file)], { stdio: ['ignore', 'ignore', 'inherit'] })
       }
       files.push(file)
     }
