@@ -565,6 +565,10 @@ fn get_bit(bits: &[u64], i: u32) -> bool {
 /// The table id in the name V8 gives the internal edges of a WeakMap entry:
 /// `"<n> / part of key (<k> @<id>) -> value (<v> @<id>) pair in WeakMap (table @<table>)"`.
 fn weakmap_table_id(name: &str) -> Option<u32> {
+    // Most internal edge names ("map", "elements", …) fail this cheap test.
+    if !name.ends_with(')') {
+        return None;
+    }
     let at = name.rfind("pair in WeakMap (table @")?;
     let rest = &name[at + "pair in WeakMap (table @".len()..];
     rest.strip_suffix(')')?.parse().ok()

@@ -24,6 +24,9 @@ pub struct ClassRow {
 /// retained by another of its class is not counted twice.
 pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec<ClassRow> {
     let n = g.node_count();
+    // Class key → row: a table for the name-keyed classes (keys below 2^32, string indices),
+    // a map for the few others; hashing every node showed in profiles.
+    let mut by_string: Vec<u32> = Vec::new();
     let mut index: HashMap<u64, u32> = HashMap::new();
     // V8 may intern a name more than once: classes are merged by name.
     let mut by_name: HashMap<String, u32> = HashMap::new();
@@ -33,7 +36,16 @@ pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec
         if !g.counted(i) || !keep(i) {
             continue;
         }
-        let id = *index.entry(g.class_key(i)).or_insert_with(|| {
+        let key = g.class_key(i);
+        if key < 1 << 32 {
+            if let Some(&row) = by_string.get(key as usize).filter(|&&r| r != NONE) {
+                *c = row;
+                rows[row as usize].count += 1;
+                rows[row as usize].shallow_size += g.self_size(i);
+                continue;
+            }
+        }
+        let id = *index.entry(key).or_insert_with(|| {
             let name = g.class_name(i).into_owned();
             *by_name.entry(name.clone()).or_insert_with(|| {
                 rows.push(ClassRow {
@@ -45,6 +57,12 @@ pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec
                 (rows.len() - 1) as u32
             })
         });
+        if key < 1 << 32 {
+            if by_string.len() <= key as usize {
+                by_string.resize(key as usize + 1, NONE);
+            }
+            by_string[key as usize] = id;
+        }
         *c = id;
         let row = &mut rows[id as usize];
         row.count += 1;
