@@ -519,7 +519,7 @@ impl Graph {
         }
     }
 
-    /// The node that owns edge `e` (binary search; for printing, not for hot loops).
+    /// The node that owns edge `e` (a binary search: not for hot loops).
     pub fn edge_owner(&self, e: usize) -> usize {
         let e = e as u32;
         self.first_edge.partition_point(|&f| f <= e) - 1
@@ -531,20 +531,6 @@ impl Graph {
         self.eto = Vec::new();
         self.ename = Vec::new();
         self.table_edges = Vec::new();
-    }
-
-    /// Approximate bytes held by the graph's columns (for reports).
-    pub fn heap_bytes(&self) -> u64 {
-        (self.ntype.capacity()
-            + self.name.capacity() * 4
-            + self.id.capacity() * 4
-            + self.self_size.capacity() * 4
-            + self.first_edge.capacity() * 4
-            + self.etype.capacity()
-            + self.ename.capacity() * 4
-            + self.eto.capacity() * 4
-            + self.arena.capacity()
-            + self.string_at.capacity() * 12) as u64
     }
 }
 
