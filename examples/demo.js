@@ -1,9 +1,10 @@
 'use strict'
 
 // A small service with a leak: every "request" leaves a LeakedSession behind in a cache that
-// is never pruned. After a while it takes one snapshot with snapshot() (gzip) and one with
-// writeSnapshot() (heapdump's API, plain JSON), then reads each file back and counts the
-// LeakedSession instances in it.
+// is never pruned. It takes a baseline snapshot halfway, then one with snapshot() (gzip) and one
+// with writeSnapshot() (heapdump's API, plain JSON) at the end, reads each file back and counts
+// the LeakedSession instances in it, and finally compares baseline and end with the analyzer
+// (what `npx heapsnap diff` and `npx heapsnap retainers` print).
 //
 //   npm run demo                          (builds the addon first)
 //   HEAPSNAP_DIR=/some/dir npm run demo   (where the files go; default: a new temp directory)
@@ -62,7 +63,11 @@ async function main() {
   const get = () => new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject)
   })
-  for (let i = 0; i < 20000; i += 50) await Promise.all(Array.from({ length: 50 }, get))
+  for (let i = 0; i < 10000; i += 50) await Promise.all(Array.from({ length: 50 }, get))
+  const baseline = await heapsnap.snapshot({ dir })
+  const leakedAtBaseline = cache.size
+  console.log(`demo: baseline after ${served} requests: ${baseline.path}`)
+  for (let i = 0; i < 10000; i += 50) await Promise.all(Array.from({ length: 50 }, get))
   agent.destroy()
   console.log(`demo: served ${served} requests, ${cache.size} sessions leaked`)
 
@@ -86,6 +91,17 @@ async function main() {
   console.log(`  returned ${ok}`)
   console.log(`\nexpected LeakedSession count: ${cache.size}`)
   server.close()
+
+  // The analyzer, on the two gzip files (computed in Rust off the JS thread).
+  const d = await heapsnap.diff(baseline.path, r.path, { top: 3 })
+  console.log('\nheapsnap diff baseline end (top 3 by size delta):')
+  for (const c of d.classes) {
+    console.log(`  ${c.name.padEnd(16)} # New ${c.newCount}  # Deleted ${c.deletedCount}  # Delta ${c.deltaCount}  Size Delta ${c.sizeDelta}`)
+  }
+  console.log(`  expected # Delta for LeakedSession: ${cache.size - leakedAtBaseline}`)
+  const ret = await heapsnap.retainers(r.path, 'LeakedSession', { paths: 1 })
+  const p = ret.paths[0].path.map((s) => `${s.node.name} @${s.node.id}${s.edge ? ` ${s.edge}` : ''}`)
+  console.log(`\nheapsnap retainers end LeakedSession (biggest instance):\n  ${p.join(' → ')}`)
 }
 
 main().catch((err) => {
