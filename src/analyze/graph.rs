@@ -49,6 +49,13 @@ fn strings_of(v: &Value, what: &str) -> Result<Vec<String>, String> {
 }
 
 impl Meta {
+    /// The largest string index a well-formed file can use: V8's strings are the names of its
+    /// nodes and edges and a few more, so a larger index means a damaged file. (It bounds the
+    /// memory the wanted-strings bit set can take.)
+    pub fn string_bound(&self) -> u64 {
+        (self.node_count + self.edge_count + (1 << 24)).min(u32::MAX as u64)
+    }
+
     pub fn from_json(snapshot: &Value) -> Result<Meta, String> {
         let meta = snapshot.get("meta").ok_or("\"snapshot\" has no \"meta\"")?;
         let node_fields = strings_of(
@@ -288,7 +295,11 @@ impl Graph {
             return Err(format!("node type {t} is not in meta.node_types"));
         }
         let t = t as u8;
-        let name = u32::try_from(self.cur[m.f_name]).map_err(|_| "string index too large")?;
+        let name = self.cur[m.f_name];
+        if name > m.string_bound() {
+            return Err(format!("node name {name} is not a string index"));
+        }
+        let name = name as u32;
         let id = u32::try_from(self.cur[m.f_id]).map_err(|_| "node id too large")?;
         let size = self.cur[m.f_self_size];
         let edges = self.cur[m.f_edge_count];
@@ -366,7 +377,11 @@ impl Graph {
         if rest != 0 || ordinal >= self.ntype.len() as u64 {
             return Err(format!("edge to_node {to} does not point at a node"));
         }
-        let name = u32::try_from(self.cur[m.e_name]).map_err(|_| "edge name too large")?;
+        let name = self.cur[m.e_name];
+        if t as u8 != self.ek.element && t as u8 != self.ek.hidden && name > m.string_bound() {
+            return Err(format!("edge name {name} is not a string index"));
+        }
+        let name = u32::try_from(name).map_err(|_| "edge index too large")?;
         let t = t as u8;
         if self.opts.edges {
             self.etype.push(t);
