@@ -74,6 +74,12 @@ impl Meta {
             strings_of(v, key)
         };
         let count = |key: &str| snapshot.get(key).and_then(Value::as_u64).unwrap_or(0);
+        // Checked once here, so the per-number parse code can rely on it.
+        for (what, fields) in [("node_fields", &node_fields), ("edge_fields", &edge_fields)] {
+            if fields.len() > MAX_FIELDS {
+                return Err(format!("unsupported {what} length {}", fields.len()));
+            }
+        }
         Ok(Meta {
             node_stride: node_fields.len(),
             f_type: field_index(&node_fields, "type", "node_fields")?,
@@ -114,7 +120,19 @@ pub struct EdgeKinds {
     pub shortcut: u8,
 }
 
+impl EdgeKinds {
+    /// Whether an edge of type `t` names its target by a number (element and hidden edges),
+    /// not by a string index.
+    #[inline]
+    pub fn is_indexed(&self, t: u8) -> bool {
+        t == self.element || t == self.hidden
+    }
+}
+
 const NONE: u8 = u8::MAX;
+
+/// The most fields a node or an edge may have (V8 writes 6 or 7, and 3).
+const MAX_FIELDS: usize = 16;
 
 pub struct Graph {
     pub meta: Meta,
@@ -154,7 +172,7 @@ pub struct Graph {
     opts: LoadOptions,
     // Parse state.
     field: usize,
-    cur: [u64; 16],
+    cur: [u64; MAX_FIELDS],
     edge_total: u64,
     edge_count_sum: u64,
 }
@@ -220,7 +238,7 @@ impl Graph {
             source_gzip: false,
             source_size: 0,
             field: 0,
-            cur: [0; 16],
+            cur: [0; MAX_FIELDS],
             edge_total: 0,
             edge_count_sum: 0,
             meta,
@@ -281,9 +299,6 @@ impl Graph {
 
     pub fn push_node_field(&mut self, v: u64) -> Result<(), String> {
         let m = &self.meta;
-        if m.node_stride == 0 || m.node_stride > self.cur.len() {
-            return Err(format!("unsupported node_fields length {}", m.node_stride));
-        }
         self.cur[self.field] = v;
         self.field += 1;
         if self.field < m.node_stride {
@@ -350,9 +365,6 @@ impl Graph {
 
     pub fn push_edge_field(&mut self, v: u64) -> Result<(), String> {
         let m = &self.meta;
-        if m.edge_stride == 0 || m.edge_stride > self.cur.len() {
-            return Err(format!("unsupported edge_fields length {}", m.edge_stride));
-        }
         self.cur[self.field] = v;
         self.field += 1;
         if self.field < m.edge_stride {
@@ -377,18 +389,19 @@ impl Graph {
         if rest != 0 || ordinal >= self.ntype.len() as u64 {
             return Err(format!("edge to_node {to} does not point at a node"));
         }
+        let t = t as u8;
+        let named = !self.ek.is_indexed(t);
         let name = self.cur[m.e_name];
-        if t as u8 != self.ek.element && t as u8 != self.ek.hidden && name > m.string_bound() {
+        if named && name > m.string_bound() {
             return Err(format!("edge name {name} is not a string index"));
         }
         let name = u32::try_from(name).map_err(|_| "edge index too large")?;
-        let t = t as u8;
         if self.opts.edges {
             self.etype.push(t);
             self.eto.push(ordinal as u32);
             if self.opts.edge_names {
                 self.ename.push(name);
-                if t != self.ek.element && t != self.ek.hidden {
+                if named {
                     self.want(name);
                 }
             }
@@ -422,7 +435,8 @@ impl Graph {
         self.arena.push_str(text);
     }
 
-    pub fn finish(&mut self) -> Result<(), String> {
+    /// Resolves the WeakMap table edges once the strings are known, and frees parse state.
+    pub fn finish(&mut self) {
         self.wanted = Vec::new();
         self.internal_names = Vec::new();
         if !self.weakmap_names.is_empty() {
@@ -437,7 +451,6 @@ impl Graph {
         self.weakmap_names = HashMap::new();
         self.internal = Vec::new();
         self.arena.shrink_to_fit();
-        Ok(())
     }
 
     /// String `i` of the snapshot ("" when it was not kept or does not exist).
@@ -523,7 +536,7 @@ impl Graph {
     pub fn edge_label(&self, e: usize) -> String {
         let t = self.etype[e];
         let v = self.ename.get(e).copied().unwrap_or(0);
-        if t == self.ek.element || t == self.ek.hidden {
+        if self.ek.is_indexed(t) {
             return format!("[{v}]");
         }
         let name = self.string(v);
@@ -549,7 +562,8 @@ impl Graph {
     }
 }
 
-fn set_bit(bits: &mut Vec<u64>, i: u32) {
+/// Sets bit `i` of a bit set, growing it as needed.
+pub(crate) fn set_bit(bits: &mut Vec<u64>, i: u32) {
     let w = (i / 64) as usize;
     if w >= bits.len() {
         bits.resize(w + 1, 0);
@@ -557,8 +571,9 @@ fn set_bit(bits: &mut Vec<u64>, i: u32) {
     bits[w] |= 1 << (i % 64);
 }
 
+/// Bit `i` of a bit set (false past its end).
 #[inline]
-fn get_bit(bits: &[u64], i: u32) -> bool {
+pub(crate) fn get_bit(bits: &[u64], i: u32) -> bool {
     bits.get((i / 64) as usize)
         .is_some_and(|w| w & (1 << (i % 64)) != 0)
 }

@@ -165,7 +165,7 @@ impl Parser<'_> {
         if !(nodes_seen && edges_seen && strings_seen) {
             return Err(self.bad("missing \"nodes\", \"edges\" or \"strings\""));
         }
-        g.finish().map_err(|e| self.bad(e))?;
+        g.finish();
         Ok(g)
     }
 
