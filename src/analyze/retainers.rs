@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use super::dominators::Dominators;
 use super::graph::{Graph, Reverse};
+use super::summary;
 
 /// Distance offset for objects reached only through the system roots (DevTools'
 /// `baseSystemDistance`).
@@ -142,25 +143,10 @@ pub fn report(
             members.push(i);
         }
     }
-    let count = members.len() as u64;
-    let shallow_size = members.iter().map(|&i| g.self_size(i)).sum();
-    // The class's retained size: members with no member among their dominators, found in one
-    // walk of the dominator tree.
-    let mut retained_size = 0;
-    let mut stack: Vec<(u32, bool)> = vec![(0, false)];
-    let mut inside = false;
-    while let Some((v, leaving)) = stack.pop() {
-        if leaving {
-            inside = false;
-            continue;
-        }
-        if !inside && is_member[v as usize] {
-            retained_size += dom.retained[v as usize];
-            inside = true;
-            stack.push((v, true));
-        }
-        stack.extend(dom.children_of(v as usize).iter().map(|&k| (k, false)));
-    }
+    // Count, shallow and retained size exactly as the Summary computes them, for this class.
+    let (count, shallow_size, retained_size) = summary::classes(g, dom, |i| is_member[i])
+        .first()
+        .map_or((0, 0, 0), |r| (r.count, r.shallow_size, r.retained_size));
     members.sort_by(|&a, &b| {
         dom.retained[b]
             .cmp(&dom.retained[a])
