@@ -23,6 +23,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
+const { summaryInChild } = require('./summary-child.js')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(ROOT, '.cache')
@@ -131,15 +132,7 @@ function memlab(file) {
 }
 
 function heapsnap(file, devtoolsRules) {
-  const code = `
-    const h = require(${JSON.stringify(ROOT)});
-    h.summary(${JSON.stringify(file)}, { devtoolsRules: ${devtoolsRules} }).then((r) => {
-      process.stdout.write(JSON.stringify({ r, peakRss: process.resourceUsage().maxRSS * 1024 }) + '\\n');
-    });`
-  const t = process.hrtime.bigint()
-  const out = run(process.execPath, ['-e', code], { env: { ...process.env, NODE_HEAPDUMP_OPTIONS: 'nosignal' } })
-  const wallMs = Number(process.hrtime.bigint() - t) / 1e6
-  const { r, peakRss } = JSON.parse(out.trim().split('\n').pop())
+  const { wallMs, peakRss, result: r } = summaryInChild(file, { devtoolsRules })
   return { wallMs, peakRss, classes: r.classes, file: r.file, timings: r.timings }
 }
 

@@ -20,7 +20,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
+const { summaryInChild } = require('./summary-child.js')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const CHAIN = 1000
@@ -173,25 +173,13 @@ function generate(a) {
 function main() {
   const a = args(process.argv.slice(2))
   fs.mkdirSync(path.dirname(a.out), { recursive: true })
-  let t = Date.now()
+  const t = Date.now()
   console.error(`writing ${a.out} (${a.items.toLocaleString('en-US')} Leak objects, ${a.fields} node fields) …`)
   const g = generate(a)
   const genS = (Date.now() - t) / 1000
   console.error(`  ${(g.bytes / 1e9).toFixed(2)} GB in ${genS.toFixed(0)} s`)
-  const code = `
-    const h = require(${JSON.stringify(ROOT)});
-    h.summary(${JSON.stringify(a.out)}).then((r) => {
-      process.stdout.write(JSON.stringify({ r, peakRss: process.resourceUsage().maxRSS * 1024 }) + '\\n');
-    }, (e) => { console.error(e); process.exit(1) });`
-  t = Date.now()
-  const res = spawnSync(process.execPath, ['-e', code], {
-    encoding: 'utf8',
-    env: { ...process.env, NODE_HEAPDUMP_OPTIONS: 'nosignal' },
-    maxBuffer: 1 << 26,
-  })
-  const wall = (Date.now() - t) / 1000
-  if (res.status !== 0) throw new Error(`summary failed: ${res.stderr}`)
-  const { r, peakRss } = JSON.parse(res.stdout.trim().split('\n').pop())
+  const { wallMs, peakRss, result: r } = summaryInChild(a.out)
+  const wall = +(wallMs / 1000).toFixed(3)
   const problems = []
   if (r.file.nodeCount !== g.nodeCount) problems.push(`nodeCount ${r.file.nodeCount} != ${g.nodeCount}`)
   for (const [name, want] of Object.entries(g.expect)) {
