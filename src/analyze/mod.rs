@@ -12,6 +12,8 @@
 //! - Closures are `(closure)` and regexps `(regexp)` (DevTools now shows `Function` and
 //!   `RegExp`).
 
+#![forbid(unsafe_code)]
+
 pub mod diff;
 pub mod dominators;
 pub mod graph;

@@ -1,6 +1,8 @@
 //! The objects that cross the N-API boundary. `index.js` validates user input and builds
 //! these; the `#[napi]` functions in `mod.rs` check them once more and hand them to the core.
 
+#![forbid(unsafe_code)]
+
 use napi_derive::napi;
 
 use crate::core::error::SnapError;

@@ -17,8 +17,9 @@ use super::options::{compression_of, EnvInfo, TriggerOptions};
 use super::{progress_pair, Feed};
 use crate::core::sink::{Outcome, Sink, SinkSpec};
 use crate::core::trigger::{self, DumpPlan, NearLimitAction, ProcessInfo};
-use crate::core::{error::SnapError, naming, signal};
-use crate::v8bridge::{self, EnvHandle, NearLimitDecision};
+use crate::core::{error::SnapError, naming};
+use crate::sys::signal;
+use crate::sys::v8::{self, EnvHandle, NearLimitDecision};
 
 /// One registered JS environment (main thread or worker).
 struct EnvSlot {
@@ -58,7 +59,7 @@ pub fn register_environment(env: Env, info: EnvInfo) -> Result<bool> {
         return Ok(true);
     }
     let slot = Arc::new(EnvSlot {
-        env: Mutex::new(v8bridge::current_environment()),
+        env: Mutex::new(v8::current_environment()),
         info: info.into(),
         served: AtomicU64::new(signal::REQUESTED.load(Ordering::SeqCst)),
         interrupt_pending: AtomicBool::new(false),
@@ -72,7 +73,7 @@ pub fn register_environment(env: Env, info: EnvInfo) -> Result<bool> {
         *lock(&slot.env) = None;
         lock(&SLOTS).retain(|s| !Arc::ptr_eq(s, &slot));
         CURRENT.with(|c| c.borrow_mut().take());
-        v8bridge::near_heap_limit_remove();
+        v8::near_heap_limit_remove();
     })?;
     Ok(found)
 }
@@ -93,7 +94,7 @@ fn plan_of(o: &TriggerOptions) -> Result<DumpPlan> {
 }
 
 fn heap_figures() -> (Value, Value) {
-    let h = v8bridge::heap_statistics().unwrap_or_default();
+    let h = v8::heap_statistics().unwrap_or_default();
     let memory = json!({
         "rss": trigger::rss_bytes(),
         "heapTotal": h.total_heap_size,
@@ -158,7 +159,7 @@ fn dump_now(
         sink: &mut sink,
         progress: progress.as_ref(),
     };
-    if let Err(e) = v8bridge::take_snapshot(&mut feed) {
+    if let Err(e) = v8::take_snapshot(&mut feed) {
         sink.abort();
         let r = Err(SnapError::other(
             "ERR_SNAPSHOT_FAILED",
@@ -199,7 +200,7 @@ fn request_signal_dump(slot: &Arc<EnvSlot>) {
     let requested = match *env {
         Some(handle) => {
             let s = slot.clone();
-            v8bridge::request_interrupt(
+            v8::request_interrupt(
                 handle,
                 Box::new(move || {
                     s.interrupt_pending.store(false, Ordering::SeqCst);
@@ -220,7 +221,7 @@ fn serve_signal(slot: &EnvSlot) {
         return;
     }
     let requested = signal::REQUESTED.load(Ordering::SeqCst);
-    if slot.served.load(Ordering::SeqCst) >= requested || v8bridge::in_snapshot() {
+    if slot.served.load(Ordering::SeqCst) >= requested || v8::in_snapshot() {
         return;
     }
     slot.served.store(requested, Ordering::SeqCst);
@@ -317,7 +318,7 @@ pub fn on_near_heap_limit(options: TriggerOptions) -> Result<()> {
         taken: Cell::new(0),
         in_progress: Cell::new(false),
     });
-    v8bridge::near_heap_limit_install(Box::new(move |current, initial| {
+    v8::near_heap_limit_install(Box::new(move |current, initial| {
         near_limit(&slot, &state, current, initial)
     }))
     .map_err(|e| Error::from_reason(format!("heapsnap: {e}")))
@@ -326,13 +327,13 @@ pub fn on_near_heap_limit(options: TriggerOptions) -> Result<()> {
 /// Removes this isolate's near-heap-limit dump; `false` if none was installed.
 #[napi]
 pub fn off_near_heap_limit() -> bool {
-    v8bridge::near_heap_limit_remove()
+    v8::near_heap_limit_remove()
 }
 
 fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) -> NearLimitDecision {
     let new_limit = current + trigger::NEAR_LIMIT_HEADROOM;
     // Re-entered by the snapshot's own garbage collections: only raise the limit.
-    if st.in_progress.get() || v8bridge::in_snapshot() {
+    if st.in_progress.get() || v8::in_snapshot() {
         return NearLimitDecision {
             new_limit,
             remove: false,
@@ -345,10 +346,10 @@ fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) ->
         };
     }
     st.in_progress.set(true);
-    let heap = v8bridge::heap_statistics()
+    let heap = v8::heap_statistics()
         .map(|h| h.total_heap_size)
         .unwrap_or(current as u64);
-    match trigger::near_limit_action(heap, v8bridge::available_memory()) {
+    match trigger::near_limit_action(heap, v8::available_memory()) {
         NearLimitAction::Skip { needed, available } => {
             eprintln!(
                 "heapsnap: not writing a near-heap-limit snapshot: it needs at least {} MiB, only {} MiB is available",
@@ -364,7 +365,7 @@ fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) ->
         }
     }
     st.taken.set(st.taken.get() + 1);
-    v8bridge::restore_initial_heap_limit(0.95);
+    v8::restore_initial_heap_limit(0.95);
     st.in_progress.set(false);
     NearLimitDecision {
         new_limit,

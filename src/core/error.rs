@@ -2,7 +2,6 @@
 //! `syscall`, `path` and a message in Node's own style (`ENOENT: no such file or directory,
 //! open '/x'`).
 
-use std::ffi::CStr;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -148,11 +147,7 @@ pub fn errno_name(errno: i32) -> String {
 
 /// The OS's description of an errno, lower-cased at the start as libuv prints it.
 fn describe(errno: i32) -> String {
-    // SAFETY: strerror returns a pointer to a NUL-terminated static or thread-local string that
-    // stays valid until the next strerror call on this thread; it is copied at once.
-    let text = unsafe { CStr::from_ptr(libc::strerror(errno)) }
-        .to_string_lossy()
-        .into_owned();
+    let text = crate::sys::os::strerror(errno);
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),

@@ -1,9 +1,10 @@
 //! The pure-Rust core: file naming, the compressing writer, errors, progress. Knows nothing of
-//! V8 or N-API.
+//! V8 or N-API; the few OS calls it needs go through the safe wrappers of [`crate::sys::os`].
+
+#![forbid(unsafe_code)]
 
 pub mod error;
 pub mod naming;
 pub mod progress;
-pub mod signal;
 pub mod sink;
 pub mod trigger;

@@ -26,13 +26,7 @@ pub fn unique_hrtime() -> u64 {
 
 #[cfg(unix)]
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+    crate::sys::os::monotonic_ns()
 }
 
 #[cfg(not(unix))]

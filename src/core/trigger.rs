@@ -105,9 +105,8 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
 pub fn rss_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    (page > 0).then(|| pages * page as u64)
+    let page = crate::sys::os::page_size()?;
+    Some(pages * page)
 }
 
 /// Resident set size: not read without JavaScript on this platform.

@@ -66,9 +66,14 @@ mod imp {
     /// The action that was installed before ours. Written only by [`install`]/[`uninstall`] while
     /// holding [`STATE`], with `PREVIOUS_READY` cleared; read by the handler only when it is set.
     struct Previous(UnsafeCell<libc::sigaction>);
-    // SAFETY: see the access protocol above.
+    // SAFETY: the access protocol above: the only writers hold STATE with PREVIOUS_READY
+    // cleared, and the handler reads only while it is set, so no read overlaps a write.
     unsafe impl Sync for Previous {}
-    static PREVIOUS: Previous = Previous(UnsafeCell::new(unsafe { std::mem::zeroed() }));
+    static PREVIOUS: Previous = Previous(UnsafeCell::new(
+        // SAFETY: sigaction is a plain C struct for which all-zero bytes are a valid value
+        // (SIG_DFL, no flags, an empty mask).
+        unsafe { std::mem::zeroed() },
+    ));
 
     static STATE: Mutex<()> = Mutex::new(());
 
@@ -132,13 +137,17 @@ mod imp {
     }
 
     #[cfg(target_os = "linux")]
+    // SAFETY: no requirement on callers; the returned pointer is valid on the calling thread
+    // only, which is what the callers (the signal handler) dereference it on.
     unsafe fn errno_ptr() -> *mut libc::c_int {
-        // SAFETY: always valid for the calling thread.
+        // SAFETY: __errno_location has no preconditions and returns this thread's errno slot.
         unsafe { libc::__errno_location() }
     }
     #[cfg(target_os = "macos")]
+    // SAFETY: no requirement on callers; the returned pointer is valid on the calling thread
+    // only, which is what the callers (the signal handler) dereference it on.
     unsafe fn errno_ptr() -> *mut libc::c_int {
-        // SAFETY: always valid for the calling thread.
+        // SAFETY: __error has no preconditions and returns this thread's errno slot.
         unsafe { libc::__error() }
     }
 

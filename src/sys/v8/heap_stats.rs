@@ -1,0 +1,85 @@
+//! Heap statistics of the current isolate and the memory still available to the process, read
+//! without running JavaScript.
+
+use std::ffi::c_void;
+
+use super::symbols::{
+    symbols, GetCurrentFn, Wanted, GET_CURRENT, GET_HEAP_STATISTICS, HEAP_STATISTICS_CTOR,
+    UV_AVAILABLE_MEMORY, UV_CONSTRAINED_MEMORY, UV_FREE_MEMORY,
+};
+
+type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut c_void);
+type GetHeapStatisticsFn = unsafe extern "C" fn(isolate: *mut c_void, stats: *mut c_void);
+type UvMemoryFn = unsafe extern "C" fn() -> u64;
+
+/// `v8::HeapStatistics`, the fields whose offsets are the same on Node 18–26.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    pub total_heap_size: u64,
+    pub total_heap_size_executable: u64,
+    pub total_physical_size: u64,
+    pub total_available_size: u64,
+    pub used_heap_size: u64,
+    pub heap_size_limit: u64,
+    pub malloced_memory: u64,
+    pub external_memory: u64,
+    pub peak_malloced_memory: u64,
+    pub number_of_native_contexts: u64,
+    pub number_of_detached_contexts: u64,
+}
+
+/// The current isolate's heap statistics, read without running JavaScript.
+pub fn heap_statistics() -> Option<HeapStats> {
+    let s = symbols();
+    let get_current = s.get(&GET_CURRENT)?.addr;
+    let ctor = s.get(&HEAP_STATISTICS_CTOR)?.addr;
+    let get = s.get(&GET_HEAP_STATISTICS)?.addr;
+    // v8::HeapStatistics is 112 bytes on V8 10-14.1 and 120 on 14.6; 256 leaves room.
+    let mut buf = [0u64; 32];
+    // SAFETY: the constructor initialises a HeapStatistics at `buf` (larger than any known
+    // layout), and Isolate::GetHeapStatistics(this, HeapStatistics*) fills it, on the
+    // isolate's own thread.
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current)();
+        if isolate.is_null() {
+            return None;
+        }
+        let p = buf.as_mut_ptr() as *mut c_void;
+        std::mem::transmute::<usize, HeapStatisticsCtorFn>(ctor)(p);
+        std::mem::transmute::<usize, GetHeapStatisticsFn>(get)(isolate, p);
+    }
+    Some(HeapStats {
+        total_heap_size: buf[0],
+        total_heap_size_executable: buf[1],
+        total_physical_size: buf[2],
+        total_available_size: buf[3],
+        used_heap_size: buf[4],
+        heap_size_limit: buf[5],
+        malloced_memory: buf[6],
+        external_memory: buf[7],
+        peak_malloced_memory: buf[8],
+        // buf[9] is does_zap_garbage (a bool and padding)
+        number_of_native_contexts: buf[10],
+        number_of_detached_contexts: buf[11],
+    })
+}
+
+/// Memory the process may still use, as libuv sees it: `uv_get_available_memory` (cgroup-aware,
+/// Node 20+), else the cgroup limit or, without one, the free memory.
+pub fn available_memory() -> Option<u64> {
+    let s = symbols();
+    let call = |w: &Wanted| {
+        s.get(w).map(|f| {
+            // SAFETY: these libuv functions take no arguments and return a uint64_t.
+            unsafe { std::mem::transmute::<usize, UvMemoryFn>(f.addr)() }
+        })
+    };
+    if let Some(v) = call(&UV_AVAILABLE_MEMORY).filter(|v| *v > 0) {
+        return Some(v);
+    }
+    let free = call(&UV_FREE_MEMORY);
+    match call(&UV_CONSTRAINED_MEMORY).filter(|v| *v > 0 && *v < u64::MAX / 2) {
+        Some(limit) => Some(free.map_or(limit, |f| f.min(limit))),
+        None => free,
+    }
+}
