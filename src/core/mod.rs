@@ -1,5 +1,5 @@
 //! The pure-Rust core: file naming, the compressing writer, errors, progress. Knows nothing of
-//! V8 or N-API; the few OS calls it needs go through the safe wrappers of [`crate::sys::os`].
+//! V8 or N-API; the few OS calls it needs go through the safe wrappers in [`crate::sys::os`].
 
 #![forbid(unsafe_code)]
 

@@ -124,7 +124,8 @@ unsafe extern "C" fn get_chunk_size(_this: *mut c_void) -> c_int {
 }
 
 // SAFETY: V8 calls this only through the vtable above, with `this` the object `take_snapshot`
-// handed to it, during that V8 call, with `data` null or pointing at `size` readable bytes: the contract of `with_ctx`.
+// handed to it, during that V8 call (the contract of `with_ctx`), and with `data` null or
+// pointing at `size` readable bytes.
 unsafe extern "C" fn write_ascii_chunk(this: *mut c_void, data: *mut c_char, size: c_int) -> c_int {
     if data.is_null() || size < 0 {
         return K_ABORT;
