@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::NativeError;
-use crate::analyze::{self, progress::Bar, retainers as ret, summary::ClassRow};
+use crate::analyze::{self, bar::Bar, retainers as ret, summary::ClassRow};
 use crate::core::error::SnapError;
 
 /// Options shared by the analyses.
