@@ -49,7 +49,7 @@ impl Default for Options {
 
 /// Facts about one snapshot file.
 #[derive(Clone, Debug)]
-pub struct FileFacts {
+pub struct SnapshotFileInfo {
     pub path: String,
     pub gzip: bool,
     pub file_size: u64,
@@ -59,8 +59,8 @@ pub struct FileFacts {
     pub total_size: u64,
 }
 
-fn facts(path: &Path, g: &Graph) -> FileFacts {
-    FileFacts {
+fn file_info(path: &Path, g: &Graph) -> SnapshotFileInfo {
+    SnapshotFileInfo {
         path: path.display().to_string(),
         gzip: g.source_gzip,
         file_size: g.source_size,
@@ -83,7 +83,7 @@ fn ms(since: Instant) -> f64 {
 }
 
 pub struct SummaryReport {
-    pub file: FileFacts,
+    pub file: SnapshotFileInfo,
     /// All classes, biggest retained size first (callers cut to their `top`).
     pub classes: Vec<ClassRow>,
     pub timings: Timings,
@@ -113,7 +113,7 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let t = Instant::now();
     bar.phase("aggregating");
     let classes = summary::classes(&g, &dom, |_| true);
-    let file = facts(path, &g);
+    let file = file_info(path, &g);
     Ok(SummaryReport {
         file,
         classes,
@@ -126,8 +126,8 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
 }
 
 pub struct DiffReport {
-    pub base: FileFacts,
-    pub target: FileFacts,
+    pub base: SnapshotFileInfo,
+    pub target: SnapshotFileInfo,
     pub classes: Vec<diff::DiffRow>,
     /// Share of the JS object ids in both files whose class agrees (see `diff::same_process_score`).
     pub same_process_score: f64,
@@ -156,7 +156,7 @@ pub fn diff(
         bar,
     )?;
     let base_side = diff::DiffSide::of(&bg);
-    let base_facts = facts(base, &bg);
+    let base_file = file_info(base, &bg);
     drop(bg);
     let mut tg = load_full(target, false, bar)?;
     let target_side = diff::DiffSide::of(&tg);
@@ -174,8 +174,8 @@ pub fn diff(
         None
     };
     Ok(DiffReport {
-        base: base_facts,
-        target: facts(target, &tg),
+        base: base_file,
+        target: file_info(target, &tg),
         classes,
         same_process_score: score,
         same_process: same,
@@ -192,14 +192,14 @@ pub fn retainers(
     max_depth: usize,
     opts: &Options,
     bar: &Bar,
-) -> Result<(FileFacts, retainers::Report), SnapError> {
+) -> Result<(SnapshotFileInfo, retainers::Report), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
     bar.phase("retainer paths");
     let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
-    Ok((facts(path, &g), report))
+    Ok((file_info(path, &g), report))
 }
 
 #[cfg(test)]

@@ -3,6 +3,31 @@
 
 use super::*;
 use std::io::Write;
+use std::path::PathBuf;
+
+/// A directory of the test's own in the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("heapsnap-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// (type, name, id, self_size, edges: (edge type, name or index, target node))
 type N = (
@@ -158,6 +183,13 @@ fn fixture() -> Vec<N> {
     ]
 }
 
+/// The fixture as a plain file with `trace_node_id`, written in `dir` and read back.
+fn fixture_bytes(dir: &Path) -> Vec<u8> {
+    let good = dir.join("g.heapsnapshot");
+    write_snapshot(&good, &fixture(), true, false);
+    std::fs::read(&good).unwrap()
+}
+
 fn check_summary(path: &Path) {
     let r = summary(path, &Options::default(), &Bar::new(false)).unwrap();
     assert_eq!(r.file.node_count, 13);
@@ -188,20 +220,17 @@ fn check_summary(path: &Path) {
 
 #[test]
 fn summary_matches_hand_computed_dominators_in_every_layout() {
-    let dir = std::env::temp_dir().join(format!("heapsnap-analyze-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("analyze");
     for (trace, gzip) in [(true, false), (false, false), (true, true), (false, true)] {
         let p = dir.join(format!("s-{trace}-{gzip}.heapsnapshot"));
         write_snapshot(&p, &fixture(), trace, gzip);
         check_summary(&p);
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn retainer_path_runs_from_the_global_to_the_object() {
-    let dir = std::env::temp_dir().join(format!("heapsnap-ret-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("ret");
     let p = dir.join("r.heapsnapshot");
     write_snapshot(&p, &fixture(), false, false);
     let (_, r) = retainers(&p, "Leak", 5, 100, &Options::default(), &Bar::new(false)).unwrap();
@@ -230,16 +259,12 @@ fn retainer_path_runs_from_the_global_to_the_object() {
     // The one only the system roots hold is reached through them.
     let sys = r.paths.iter().find(|p| p.object.id == 23).unwrap();
     assert_eq!(sys.path[0].node.name, "(GC roots)");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn damaged_files_are_refused_with_a_code() {
-    let dir = std::env::temp_dir().join(format!("heapsnap-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let good = dir.join("g.heapsnapshot");
-    write_snapshot(&good, &fixture(), true, false);
-    let text = std::fs::read(&good).unwrap();
+    let dir = Scratch::new("bad");
+    let text = fixture_bytes(&dir);
     for cut in [1, 40, text.len() / 2, text.len() - 2] {
         let p = dir.join("cut.heapsnapshot");
         std::fs::write(&p, &text[..cut]).unwrap();
@@ -265,15 +290,13 @@ fn damaged_files_are_refused_with_a_code() {
         .err()
         .unwrap();
     assert_eq!((e.code.as_str(), e.syscall.as_str()), ("ENOENT", "open"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Lengauer–Tarjan against the textbook definition (iterated set intersection) on random
 /// graphs with every edge kind, for every node the root reaches.
 #[test]
 fn dominators_agree_with_the_definition_on_random_graphs() {
-    let dir = std::env::temp_dir().join(format!("heapsnap-rand-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("rand");
     let kinds = [
         "property", "element", "internal", "weak", "shortcut", "context",
     ];
@@ -397,18 +420,14 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
         assert_eq!(dom.retained[0], total, "round {round}");
     }
     assert!(checked > 150, "only {checked} graphs checked");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Damaged files: every truncation and a few thousand single-byte changes of a small
 /// snapshot end in a result or an error, never a panic.
 #[test]
 fn damaged_files_never_panic() {
-    let dir = std::env::temp_dir().join(format!("heapsnap-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let good = dir.join("g.heapsnapshot");
-    write_snapshot(&good, &fixture(), true, false);
-    let text = std::fs::read(&good).unwrap();
+    let dir = Scratch::new("fuzz");
+    let text = fixture_bytes(&dir);
     let p = dir.join("f.heapsnapshot");
     let opts = Options::default();
     for cut in 0..text.len() {
@@ -431,5 +450,4 @@ fn damaged_files_never_panic() {
         let _ = summary(&p, &opts, &Bar::new(false));
         let _ = retainers(&p, "Leak", 3, 100, &opts, &Bar::new(false));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -123,16 +123,7 @@ impl Parser<'_> {
                     };
                     match key.as_str() {
                         "nodes" => {
-                            let mut row = Row::default();
-                            self.ints(|v| match row.push(v, meta.node_stride) {
-                                Some(r) => g.push_node(meta.node(r)),
-                                None => Ok(()),
-                            })?;
-                            if row.partial() {
-                                return Err(
-                                    self.bad("node array length is not a multiple of node_fields")
-                                );
-                            }
+                            self.rows(meta.node_stride, "node", |r| g.push_node(meta.node(r)))?;
                             g.end_nodes().map_err(|e| self.bad(e))?;
                             nodes_seen = true;
                         }
@@ -140,16 +131,7 @@ impl Parser<'_> {
                             if !nodes_seen {
                                 return Err(self.bad("\"edges\" comes before \"nodes\""));
                             }
-                            let mut row = Row::default();
-                            self.ints(|v| match row.push(v, meta.edge_stride) {
-                                Some(r) => g.push_edge(meta.edge(r)),
-                                None => Ok(()),
-                            })?;
-                            if row.partial() {
-                                return Err(
-                                    self.bad("edge array length is not a multiple of edge_fields")
-                                );
-                            }
+                            self.rows(meta.edge_stride, "edge", |r| g.push_edge(meta.edge(r)))?;
                             g.end_edges().map_err(|e| self.bad(e))?;
                             edges_seen = true;
                         }
@@ -180,6 +162,27 @@ impl Parser<'_> {
             return Err(self.bad("missing \"nodes\", \"edges\" or \"strings\""));
         }
         Ok(g.finish())
+    }
+
+    /// The `nodes` or `edges` array (`what` is "node" or "edge"): rows of `stride` integers,
+    /// each complete row handed to `sink` in order.
+    fn rows(
+        &mut self,
+        stride: usize,
+        what: &str,
+        mut sink: impl FnMut(&[u64]) -> Result<(), String>,
+    ) -> Result<(), SnapError> {
+        let mut row = Row::default();
+        self.ints(|v| match row.push(v, stride) {
+            Some(r) => sink(r),
+            None => Ok(()),
+        })?;
+        if row.partial() {
+            return Err(self.bad(format!(
+                "{what} array length is not a multiple of {what}_fields"
+            )));
+        }
+        Ok(())
     }
 
     /// An array of non-negative integers, each handed to `sink` in order.
