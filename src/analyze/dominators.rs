@@ -31,7 +31,8 @@
 //! A node's retained size is its self size plus the retained sizes of the nodes it
 //! immediately dominates.
 
-use super::graph::{get_bit, set_bit, Graph};
+use super::bitset::BitSet;
+use super::graph::Graph;
 
 const NONE: u32 = u32::MAX;
 
@@ -108,15 +109,15 @@ impl Dominators {
     }
 }
 
-/// The retaining edges (bit set by edge index), and how many retain each node.
-fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (Vec<u64>, Vec<u32>) {
-    let mut bits = vec![0u64; g.eto.len().div_ceil(64)]; // sized once: set_bit never grows it
+/// The retaining edges (by edge index), and how many retain each node.
+fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>) {
+    let mut bits = BitSet::with_len(g.eto.len()); // sized once: insert never grows it
     let mut retainers = vec![0u32; g.node_count()];
     for v in 0..g.node_count() {
         for e in g.edges(v) {
             let w = g.eto[e] as usize;
             if retains(g, page, devtools_rules, v, e, w) {
-                set_bit(&mut bits, e as u32);
+                bits.insert(e as u32);
                 retainers[w] += 1;
             }
         }
@@ -163,7 +164,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
                     let e = top.1 as usize;
                     top.1 += 1;
                     let w = g.eto[e] as usize;
-                    if pre[w] == NONE && get_bit(&ess, e as u32) {
+                    if pre[w] == NONE && ess.contains(e as u32) {
                         next = Some(w);
                         break;
                     }
@@ -210,7 +211,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         for v in 0..n {
             for e in g.edges(v) {
                 let w = g.eto[e] as usize;
-                if get_bit(&ess, e as u32) {
+                if ess.contains(e as u32) {
                     let slot = &mut fill[pre[w] as usize];
                     src[*slot as usize] = pre[v];
                     *slot += 1;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::progress::Bar;
+use super::bar::Bar;
 use super::source::{Source, ERR_BAD_SNAPSHOT};
 use crate::core::error::SnapError;
 use crate::core::sink::{Compression, Sink, SinkSpec};

@@ -53,7 +53,7 @@ pub fn distances(g: &Graph) -> Vec<u32> {
 }
 
 #[derive(Clone, Debug)]
-pub struct NodeInfo {
+pub struct RetainerNode {
     pub id: u32,
     pub name: String,
     pub node_type: String,
@@ -66,7 +66,7 @@ pub struct NodeInfo {
 
 #[derive(Clone, Debug)]
 pub struct Step {
-    pub node: NodeInfo,
+    pub node: RetainerNode,
     /// The edge from this node to the next one on the path (None for the last).
     pub edge: Option<String>,
     pub edge_type: Option<String>,
@@ -74,7 +74,7 @@ pub struct Step {
 
 #[derive(Clone, Debug)]
 pub struct InstancePath {
-    pub object: NodeInfo,
+    pub object: RetainerNode,
     /// From the first object below the root down to the object itself. Empty when the object
     /// is unreachable (only weakly held, or garbage the snapshot still listed).
     pub path: Vec<Step>,
@@ -88,8 +88,8 @@ pub struct Report {
     pub paths: Vec<InstancePath>,
 }
 
-pub fn node_info(g: &Graph, dom: &Dominators, dist: &[u32], i: usize) -> NodeInfo {
-    NodeInfo {
+pub fn retainer_node(g: &Graph, dom: &Dominators, dist: &[u32], i: usize) -> RetainerNode {
+    RetainerNode {
         id: g.id[i],
         name: g.display_name(i),
         node_type: g.node_type_name(i).to_string(),
@@ -157,7 +157,7 @@ pub fn report(
         .iter()
         .map(|&obj| {
             let mut steps = vec![Step {
-                node: node_info(g, dom, &dist, obj),
+                node: retainer_node(g, dom, &dist, obj),
                 edge: None,
                 edge_type: None,
             }];
@@ -165,7 +165,7 @@ pub fn report(
                 let mut v = obj;
                 while let Some((src, e)) = closest_retainer(g, rev, &dist, v) {
                     steps.push(Step {
-                        node: node_info(g, dom, &dist, src),
+                        node: retainer_node(g, dom, &dist, src),
                         edge: Some(g.edge_label(e)),
                         edge_type: Some(g.edge_type_name(e).to_string()),
                     });
@@ -179,7 +179,7 @@ pub fn report(
             let object = steps
                 .last()
                 .map(|s| s.node.clone())
-                .unwrap_or_else(|| node_info(g, dom, &dist, obj));
+                .unwrap_or_else(|| retainer_node(g, dom, &dist, obj));
             if dist[obj] == UNREACHED {
                 steps.clear();
             }

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::NativeError;
-use crate::analyze::{self, progress::Bar, retainers as ret, summary::ClassRow};
+use crate::analyze::{self, bar::Bar, retainers as ret, summary::ClassRow};
 use crate::core::error::SnapError;
 
 /// Options shared by the analyses.
@@ -43,7 +43,7 @@ impl AnalyzeOptions {
 }
 
 #[napi(object)]
-pub struct FileInfo {
+pub struct SnapshotFileInfo {
     pub path: String,
     pub gzip: bool,
     pub file_size: f64,
@@ -53,9 +53,9 @@ pub struct FileInfo {
     pub total_size: f64,
 }
 
-impl From<analyze::FileFacts> for FileInfo {
-    fn from(f: analyze::FileFacts) -> Self {
-        FileInfo {
+impl From<analyze::SnapshotFileInfo> for SnapshotFileInfo {
+    fn from(f: analyze::SnapshotFileInfo) -> Self {
+        SnapshotFileInfo {
             path: f.path,
             gzip: f.gzip,
             file_size: f.file_size as f64,
@@ -95,7 +95,7 @@ pub struct Timings {
 
 #[napi(object)]
 pub struct SummaryResult {
-    pub file: FileInfo,
+    pub file: SnapshotFileInfo,
     pub classes: Vec<ClassSummary>,
     pub timings: Timings,
 }
@@ -113,8 +113,8 @@ pub struct ClassDiff {
 
 #[napi(object)]
 pub struct DiffResult {
-    pub base: FileInfo,
-    pub target: FileInfo,
+    pub base: SnapshotFileInfo,
+    pub target: SnapshotFileInfo,
     pub classes: Vec<ClassDiff>,
     pub same_process: bool,
     pub same_process_score: f64,
@@ -123,7 +123,7 @@ pub struct DiffResult {
 }
 
 #[napi(object)]
-pub struct NodeInfo {
+pub struct RetainerNode {
     pub id: f64,
     pub name: String,
     #[napi(js_name = "type")]
@@ -134,9 +134,9 @@ pub struct NodeInfo {
     pub distance: Option<f64>,
 }
 
-impl From<ret::NodeInfo> for NodeInfo {
-    fn from(n: ret::NodeInfo) -> Self {
-        NodeInfo {
+impl From<ret::RetainerNode> for RetainerNode {
+    fn from(n: ret::RetainerNode) -> Self {
+        RetainerNode {
             id: n.id as f64,
             name: n.name,
             node_type: n.node_type,
@@ -150,7 +150,7 @@ impl From<ret::NodeInfo> for NodeInfo {
 
 #[napi(object)]
 pub struct PathStep {
-    pub node: NodeInfo,
+    pub node: RetainerNode,
     /// The edge to the next step (absent on the object itself).
     pub edge: Option<String>,
     pub edge_type: Option<String>,
@@ -158,13 +158,13 @@ pub struct PathStep {
 
 #[napi(object)]
 pub struct RetainerPath {
-    pub object: NodeInfo,
+    pub object: RetainerNode,
     pub path: Vec<PathStep>,
 }
 
 #[napi(object)]
 pub struct RetainersResult {
-    pub file: FileInfo,
+    pub file: SnapshotFileInfo,
     pub class_name: String,
     pub count: f64,
     pub shallow_size: f64,

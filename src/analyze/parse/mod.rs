@@ -1,25 +1,21 @@
-//! A streaming reader for the `.heapsnapshot` JSON layout (DESIGN.md §5). It never holds the
-//! JSON text: `nodes` and `edges` go straight into packed integer columns, `strings` into one
-//! arena (keeping only the strings the caller marks as needed), and every other section is
-//! skipped without being stored. Only the small `snapshot.meta` object is parsed as a value.
+//! A streaming reader for the `.heapsnapshot` JSON layout: one object whose `snapshot.meta`
+//! names the fields of the flat `nodes` and `edges` integer arrays, followed by those arrays
+//! and the `strings` they index. It never holds the JSON text: `nodes` and `edges` go
+//! straight into the graph builder's packed integer columns, `strings` into one arena
+//! (keeping only the strings the builder marks as needed), and every other section is
+//! skipped without being stored. Only the small `snapshot` object is parsed as a value.
+
+pub mod meta;
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::graph::{Graph, Meta};
-use super::progress::Bar;
+use super::bar::Bar;
+use super::graph::{Builder, Graph, LoadOptions};
 use super::source::{Source, ERR_BAD_SNAPSHOT};
 use crate::core::error::SnapError;
-
-/// What to keep while reading.
-#[derive(Clone, Copy, Debug)]
-pub struct LoadOptions {
-    /// Keep the edges (needed for dominators and retainers; `diff`'s base snapshot needs none).
-    pub edges: bool,
-    /// Keep the names of edges (property names) as strings (needed to print retainer paths).
-    pub edge_names: bool,
-}
+use meta::{Meta, Row};
 
 /// Reads a snapshot file into a [`Graph`].
 pub fn load(path: &Path, opts: LoadOptions, bar: &Bar) -> Result<Graph, SnapError> {
@@ -104,7 +100,7 @@ impl Parser<'_> {
     }
 
     fn document(&mut self, opts: LoadOptions) -> Result<Graph, SnapError> {
-        let mut graph: Option<Graph> = None;
+        let mut graph: Option<(Meta, Builder)> = None;
         let (mut nodes_seen, mut edges_seen, mut strings_seen) = (false, false, false);
         self.expect(b'{')?;
         if self.peek_token()? == b'}' {
@@ -118,16 +114,16 @@ impl Parser<'_> {
                     let raw = self.raw_value()?;
                     let value: Value = serde_json::from_slice(&raw)
                         .map_err(|e| self.bad(format!("\"snapshot\": {e}")))?;
-                    let meta = Meta::from_json(&value).map_err(|e| self.bad(e))?;
-                    graph = Some(Graph::new(meta, opts));
+                    let (meta, header) = Meta::from_json(&value).map_err(|e| self.bad(e))?;
+                    graph = Some((meta, Builder::new(header, opts)));
                 }
                 "nodes" | "edges" | "strings" => {
-                    let Some(g) = graph.as_mut() else {
+                    let Some((meta, g)) = graph.as_mut() else {
                         return Err(self.bad(format!("\"{key}\" comes before \"snapshot\"")));
                     };
                     match key.as_str() {
                         "nodes" => {
-                            self.ints(|v| g.push_node_field(v))?;
+                            self.rows(meta.node_stride, "node", |r| g.push_node(meta.node(r)))?;
                             g.end_nodes().map_err(|e| self.bad(e))?;
                             nodes_seen = true;
                         }
@@ -135,7 +131,7 @@ impl Parser<'_> {
                             if !nodes_seen {
                                 return Err(self.bad("\"edges\" comes before \"nodes\""));
                             }
-                            self.ints(|v| g.push_edge_field(v))?;
+                            self.rows(meta.edge_stride, "edge", |r| g.push_edge(meta.edge(r)))?;
                             g.end_edges().map_err(|e| self.bad(e))?;
                             edges_seen = true;
                         }
@@ -159,14 +155,34 @@ impl Parser<'_> {
                 b => return Err(self.bad(format!("expected ',' or '}}', found '{}'", b as char))),
             }
         }
-        let Some(mut g) = graph else {
+        let Some((_, g)) = graph else {
             return Err(self.bad("no \"snapshot\" section"));
         };
         if !(nodes_seen && edges_seen && strings_seen) {
             return Err(self.bad("missing \"nodes\", \"edges\" or \"strings\""));
         }
-        g.finish();
-        Ok(g)
+        Ok(g.finish())
+    }
+
+    /// The `nodes` or `edges` array (`what` is "node" or "edge"): rows of `stride` integers,
+    /// each complete row handed to `sink` in order.
+    fn rows(
+        &mut self,
+        stride: usize,
+        what: &str,
+        mut sink: impl FnMut(&[u64]) -> Result<(), String>,
+    ) -> Result<(), SnapError> {
+        let mut row = Row::default();
+        self.ints(|v| match row.push(v, stride) {
+            Some(r) => sink(r),
+            None => Ok(()),
+        })?;
+        if row.partial() {
+            return Err(self.bad(format!(
+                "{what} array length is not a multiple of {what}_fields"
+            )));
+        }
+        Ok(())
     }
 
     /// An array of non-negative integers, each handed to `sink` in order.
@@ -228,7 +244,7 @@ impl Parser<'_> {
     }
 
     /// The `strings` array: each string is decoded and kept when the graph needs it.
-    fn strings(&mut self, g: &mut Graph) -> Result<(), SnapError> {
+    fn strings(&mut self, g: &mut Builder) -> Result<(), SnapError> {
         self.expect(b'[')?;
         let mut index: u32 = 0;
         let mut scratch = Vec::new();

@@ -1,0 +1,323 @@
+//! Building a [`Graph`] one node, edge and string at a time, in the order a snapshot file
+//! holds them. The reader (`parse`) decodes the file's rows and hands them here; this side
+//! checks them against the graph and packs them into columns.
+
+use std::collections::HashMap;
+
+use super::{EdgeKinds, Graph, NodeKinds};
+use crate::analyze::bitset::BitSet;
+
+/// What to keep while reading.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Keep the edges (needed for dominators and retainers; `diff`'s base snapshot needs none).
+    pub edges: bool,
+    /// Keep the names of edges (property names) as strings (needed to print retainer paths).
+    pub edge_names: bool,
+}
+
+/// What a snapshot declares before its nodes: the names of its node and edge types, and how
+/// many nodes and edges it says it has (0 when it does not say).
+#[derive(Clone, Debug)]
+pub struct Header {
+    pub node_types: Vec<String>,
+    pub edge_types: Vec<String>,
+    pub node_count: u64,
+    pub edge_count: u64,
+}
+
+impl Header {
+    /// The largest string index a well-formed file can use: V8's strings are the names of its
+    /// nodes and edges and a few more, so a larger index means a damaged file. (It bounds the
+    /// memory the wanted-strings bit set can take.)
+    pub fn string_bound(&self) -> u64 {
+        (self.node_count + self.edge_count + (1 << 24)).min(u32::MAX as u64)
+    }
+}
+
+/// One node as the file states it.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeRow {
+    /// Index into `Header::node_types`.
+    pub ty: u64,
+    /// String index.
+    pub name: u64,
+    pub id: u64,
+    pub self_size: u64,
+    pub edge_count: u64,
+    /// Whether the file marks the node detached (`detachedness` 2).
+    pub detached: bool,
+}
+
+/// One edge as the file states it.
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeRow {
+    /// Index into `Header::edge_types`.
+    pub ty: u64,
+    /// A string index, or a number for element and hidden edges.
+    pub name_or_index: u64,
+    /// The target as written: an offset into the `nodes` array.
+    pub to_node: u64,
+    /// The ordinal of the node `to_node` points at; `None` when it points between two nodes.
+    pub target: Option<u64>,
+}
+
+/// Type code for a type name the snapshot does not list.
+const NONE: u8 = u8::MAX;
+
+/// Sentinel for strings not kept.
+const DROPPED: (u64, u32) = (u64::MAX, 0);
+
+/// A graph being read, and what reading it needs besides.
+pub struct Builder {
+    g: Graph,
+    opts: LoadOptions,
+    /// Sum of the nodes' `edge_count`s so far.
+    edge_count_sum: u64,
+    /// Which string indices to keep.
+    wanted: BitSet,
+    /// String indices used as internal edge names.
+    internal_names: BitSet,
+    /// Internal edge name → WeakMap table id, for names of ephemeron edges.
+    weakmap_names: HashMap<u32, u32>,
+    /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case).
+    internal: Vec<(u32, u32)>,
+}
+
+impl Builder {
+    pub fn new(header: Header, opts: LoadOptions) -> Builder {
+        let kind = |list: &[String], name: &str| {
+            list.iter()
+                .position(|t| t == name)
+                .map(|i| i as u8)
+                .unwrap_or(NONE)
+        };
+        let nk = NodeKinds {
+            hidden: kind(&header.node_types, "hidden"),
+            object: kind(&header.node_types, "object"),
+            native: kind(&header.node_types, "native"),
+            code: kind(&header.node_types, "code"),
+            synthetic: kind(&header.node_types, "synthetic"),
+        };
+        let ek = EdgeKinds {
+            element: kind(&header.edge_types, "element"),
+            internal: kind(&header.edge_types, "internal"),
+            hidden: kind(&header.edge_types, "hidden"),
+            weak: kind(&header.edge_types, "weak"),
+            shortcut: kind(&header.edge_types, "shortcut"),
+        };
+        // Reserve from the declared counts, capped so a corrupt header cannot ask for absurd
+        // amounts up front (the columns still grow as needed).
+        let n = header.node_count.min(1 << 27) as usize;
+        let e = if opts.edges {
+            header.edge_count.min(1 << 29) as usize
+        } else {
+            0
+        };
+        let g = Graph {
+            nk,
+            ek,
+            ntype: Vec::with_capacity(n),
+            name: Vec::with_capacity(n),
+            id: Vec::with_capacity(n),
+            self_size: Vec::with_capacity(n),
+            big_self: HashMap::new(),
+            first_edge: Vec::with_capacity(n + 1),
+            etype: Vec::with_capacity(e),
+            ename: if opts.edge_names {
+                Vec::with_capacity(e)
+            } else {
+                Vec::new()
+            },
+            eto: Vec::with_capacity(e),
+            table_edges: BitSet::new(),
+            detached: BitSet::new(),
+            arena: String::new(),
+            string_at: Vec::new(),
+            source_gzip: false,
+            source_size: 0,
+            edge_total: 0,
+            header,
+        };
+        Builder {
+            g,
+            opts,
+            edge_count_sum: 0,
+            wanted: BitSet::new(),
+            internal_names: BitSet::new(),
+            weakmap_names: HashMap::new(),
+            internal: Vec::new(),
+        }
+    }
+
+    pub fn push_node(&mut self, row: NodeRow) -> Result<(), String> {
+        let g = &mut self.g;
+        let t = row.ty;
+        if t >= g.header.node_types.len() as u64 {
+            return Err(format!("node type {t} is not in meta.node_types"));
+        }
+        let t = t as u8;
+        let name = row.name;
+        if name > g.header.string_bound() {
+            return Err(format!("node name {name} is not a string index"));
+        }
+        let name = name as u32;
+        let id = u32::try_from(row.id).map_err(|_| "node id too large")?;
+        let size = row.self_size;
+        let ordinal = g.ntype.len();
+        if ordinal >= u32::MAX as usize - 1 {
+            return Err("too many nodes".into());
+        }
+        g.first_edge
+            .push(u32::try_from(self.edge_count_sum).map_err(|_| "more than 2^32 edges")?);
+        self.edge_count_sum += row.edge_count;
+        g.ntype.push(t);
+        g.name.push(name);
+        g.id.push(id);
+        if size >= u32::MAX as u64 {
+            g.big_self.insert(ordinal as u32, size);
+            g.self_size.push(u32::MAX);
+        } else {
+            g.self_size.push(size as u32);
+        }
+        if t == g.nk.native && row.detached {
+            g.detached.insert(ordinal as u32);
+        }
+        if t == g.nk.object || t == g.nk.native || t == g.nk.synthetic {
+            // Class names (object/native) and the names of synthetic roots are printed.
+            self.wanted.insert(name);
+        }
+        Ok(())
+    }
+
+    pub fn end_nodes(&mut self) -> Result<(), String> {
+        let g = &mut self.g;
+        if g.ntype.is_empty() {
+            return Err("the snapshot has no nodes".into());
+        }
+        if g.header.node_count != 0 && g.header.node_count != g.ntype.len() as u64 {
+            return Err(format!(
+                "snapshot.node_count is {} but the file has {} nodes",
+                g.header.node_count,
+                g.ntype.len()
+            ));
+        }
+        g.first_edge
+            .push(u32::try_from(self.edge_count_sum).map_err(|_| "more than 2^32 edges")?);
+        Ok(())
+    }
+
+    pub fn push_edge(&mut self, row: EdgeRow) -> Result<(), String> {
+        let g = &mut self.g;
+        g.edge_total += 1;
+        if g.edge_total > self.edge_count_sum {
+            return Err("more edges than the nodes' edge_count sum".into());
+        }
+        let t = row.ty;
+        if t >= g.header.edge_types.len() as u64 {
+            return Err(format!("edge type {t} is not in meta.edge_types"));
+        }
+        let ordinal = match row.target {
+            Some(o) if o < g.ntype.len() as u64 => o,
+            _ => {
+                return Err(format!(
+                    "edge to_node {} does not point at a node",
+                    row.to_node
+                ))
+            }
+        };
+        let t = t as u8;
+        let named = !g.ek.is_indexed(t);
+        let name = row.name_or_index;
+        if named && name > g.header.string_bound() {
+            return Err(format!("edge name {name} is not a string index"));
+        }
+        let name = u32::try_from(name).map_err(|_| "edge index too large")?;
+        if self.opts.edges {
+            g.etype.push(t);
+            g.eto.push(ordinal as u32);
+            if self.opts.edge_names {
+                g.ename.push(name);
+                if named {
+                    self.wanted.insert(name);
+                }
+            }
+            if t == g.ek.internal {
+                self.internal_names.insert(name);
+                self.internal.push((g.eto.len() as u32 - 1, name));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn end_edges(&mut self) -> Result<(), String> {
+        if self.g.edge_total != self.edge_count_sum {
+            return Err(format!(
+                "the nodes declare {} edges but the file has {}",
+                self.edge_count_sum, self.g.edge_total
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether string `s` is to be kept, or at least looked at (internal edge names, for the
+    /// WeakMap special case).
+    pub fn string_wanted(&self, s: u32) -> bool {
+        self.wanted.contains(s) || self.internal_names.contains(s)
+    }
+
+    /// Takes string `index` (called only for strings `string_wanted` asked for).
+    pub fn take_string(&mut self, index: u32, text: &str) {
+        if self.internal_names.contains(index) {
+            if let Some(table) = weakmap_table_id(text) {
+                self.weakmap_names.insert(index, table);
+            }
+        }
+        if self.wanted.contains(index) {
+            let g = &mut self.g;
+            let i = index as usize;
+            if g.string_at.len() <= i {
+                g.string_at.resize(i + 1, DROPPED);
+            }
+            g.string_at[i] = (g.arena.len() as u64, text.len() as u32);
+            g.arena.push_str(text);
+        }
+    }
+
+    /// The graph, with its WeakMap table edges resolved now that the strings are known; the
+    /// reading state is freed.
+    pub fn finish(self) -> Graph {
+        let Builder {
+            mut g,
+            wanted,
+            internal_names,
+            weakmap_names,
+            internal,
+            ..
+        } = self;
+        drop((wanted, internal_names));
+        if !weakmap_names.is_empty() {
+            for &(e, name) in &internal {
+                if let Some(&table) = weakmap_names.get(&name) {
+                    if g.id[g.edge_owner(e as usize)] == table {
+                        g.table_edges.insert(e);
+                    }
+                }
+            }
+        }
+        g.arena.shrink_to_fit();
+        g
+    }
+}
+
+/// The table id in the name V8 gives the internal edges of a WeakMap entry:
+/// `"<n> / part of key (<k> @<id>) -> value (<v> @<id>) pair in WeakMap (table @<table>)"`.
+fn weakmap_table_id(name: &str) -> Option<u32> {
+    // Most internal edge names ("map", "elements", …) fail this cheap test.
+    if !name.ends_with(')') {
+        return None;
+    }
+    let at = name.rfind("pair in WeakMap (table @")?;
+    let rest = &name[at + "pair in WeakMap (table @".len()..];
+    rest.strip_suffix(')')?.parse().ok()
+}

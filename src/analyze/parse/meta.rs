@@ -1,0 +1,154 @@
+//! `snapshot.meta`: the layout of the `nodes` and `edges` arrays (how many numbers a row has,
+//! and which one is which), the type names, and the declared counts; and the decoding of the
+//! rows by that layout.
+
+use serde_json::Value;
+
+use crate::analyze::graph::{EdgeRow, Header, NodeRow};
+
+/// The most fields a node or an edge may have (V8 writes 6 or 7, and 3).
+const MAX_FIELDS: usize = 16;
+
+/// Where each field stands in a row of `nodes` and of `edges`.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub node_stride: usize,
+    pub f_type: usize,
+    pub f_name: usize,
+    pub f_id: usize,
+    pub f_self_size: usize,
+    pub f_edge_count: usize,
+    /// `detachedness` (0 unknown, 1 attached, 2 detached), when the snapshot has it.
+    pub f_detachedness: Option<usize>,
+    pub edge_stride: usize,
+    pub e_type: usize,
+    pub e_name: usize,
+    pub e_to: usize,
+}
+
+fn field_index(fields: &[String], name: &str, what: &str) -> Result<usize, String> {
+    fields
+        .iter()
+        .position(|f| f == name)
+        .ok_or_else(|| format!("snapshot.meta.{what} has no \"{name}\""))
+}
+
+fn strings_of(v: &Value, what: &str) -> Result<Vec<String>, String> {
+    v.as_array()
+        .ok_or_else(|| format!("snapshot.meta.{what} is not an array"))?
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("snapshot.meta.{what} holds a non-string"))
+        })
+        .collect()
+}
+
+impl Meta {
+    /// Reads the parsed `snapshot` object: the row layout, and the header the graph is built
+    /// from.
+    pub fn from_json(snapshot: &Value) -> Result<(Meta, Header), String> {
+        let meta = snapshot.get("meta").ok_or("\"snapshot\" has no \"meta\"")?;
+        let node_fields = strings_of(
+            meta.get("node_fields").unwrap_or(&Value::Null),
+            "node_fields",
+        )?;
+        let edge_fields = strings_of(
+            meta.get("edge_fields").unwrap_or(&Value::Null),
+            "edge_fields",
+        )?;
+        let first = |key: &str| -> Result<Vec<String>, String> {
+            let v = meta
+                .get(key)
+                .and_then(|v| v.get(0))
+                .ok_or_else(|| format!("snapshot.meta.{key} has no type list"))?;
+            strings_of(v, key)
+        };
+        let count = |key: &str| snapshot.get(key).and_then(Value::as_u64).unwrap_or(0);
+        // Checked once here, so that `Row` can rely on it.
+        for (what, fields) in [("node_fields", &node_fields), ("edge_fields", &edge_fields)] {
+            if fields.len() > MAX_FIELDS {
+                return Err(format!("unsupported {what} length {}", fields.len()));
+            }
+        }
+        let layout = Meta {
+            node_stride: node_fields.len(),
+            f_type: field_index(&node_fields, "type", "node_fields")?,
+            f_name: field_index(&node_fields, "name", "node_fields")?,
+            f_id: field_index(&node_fields, "id", "node_fields")?,
+            f_self_size: field_index(&node_fields, "self_size", "node_fields")?,
+            f_edge_count: field_index(&node_fields, "edge_count", "node_fields")?,
+            f_detachedness: node_fields.iter().position(|f| f == "detachedness"),
+            edge_stride: edge_fields.len(),
+            e_type: field_index(&edge_fields, "type", "edge_fields")?,
+            e_name: field_index(&edge_fields, "name_or_index", "edge_fields")?,
+            e_to: field_index(&edge_fields, "to_node", "edge_fields")?,
+        };
+        let header = Header {
+            node_types: first("node_types")?,
+            edge_types: first("edge_types")?,
+            node_count: count("node_count"),
+            edge_count: count("edge_count"),
+        };
+        Ok((layout, header))
+    }
+
+    /// A complete row of `nodes` as a node.
+    #[inline]
+    pub fn node(&self, r: &[u64]) -> NodeRow {
+        NodeRow {
+            ty: r[self.f_type],
+            name: r[self.f_name],
+            id: r[self.f_id],
+            self_size: r[self.f_self_size],
+            edge_count: r[self.f_edge_count],
+            detached: self.f_detachedness.is_some_and(|f| r[f] == 2),
+        }
+    }
+
+    /// A complete row of `edges` as an edge.
+    #[inline]
+    pub fn edge(&self, r: &[u64]) -> EdgeRow {
+        let to = r[self.e_to];
+        // Division by a constant is a multiplication; the two strides V8 writes get their own.
+        let (ordinal, rest) = match self.node_stride {
+            6 => (to / 6, to % 6),
+            7 => (to / 7, to % 7),
+            s => (to / s as u64, to % s as u64),
+        };
+        EdgeRow {
+            ty: r[self.e_type],
+            name_or_index: r[self.e_name],
+            to_node: to,
+            target: (rest == 0).then_some(ordinal),
+        }
+    }
+}
+
+/// One row of `nodes` or `edges` as it is read, a number at a time.
+#[derive(Default)]
+pub struct Row {
+    field: usize,
+    cur: [u64; MAX_FIELDS],
+}
+
+impl Row {
+    /// Takes the next number of a row of `stride` numbers (at most `MAX_FIELDS`, which
+    /// `Meta::from_json` checks); the whole row when this number completes it.
+    #[inline]
+    pub fn push(&mut self, v: u64, stride: usize) -> Option<&[u64]> {
+        self.cur[self.field] = v;
+        self.field += 1;
+        if self.field < stride {
+            return None;
+        }
+        self.field = 0;
+        Some(&self.cur[..stride])
+    }
+
+    /// Whether a row was begun and not completed.
+    pub fn partial(&self) -> bool {
+        self.field != 0
+    }
+}

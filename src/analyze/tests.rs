@@ -1,0 +1,453 @@
+//! The analyzer end to end, on snapshot files written by the tests: the Summary, the
+//! retainer paths, the dominator tree against its definition, and damaged files.
+
+use super::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A directory of the test's own in the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("heapsnap-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// (type, name, id, self_size, edges: (edge type, name or index, target node))
+type N = (
+    &'static str,
+    &'static str,
+    u32,
+    u64,
+    Vec<(&'static str, &'static str, usize)>,
+);
+
+/// Writes a snapshot file in V8's layout, with or without `trace_node_id`.
+fn write_snapshot(path: &Path, nodes: &[N], trace_field: bool, gzip: bool) {
+    let node_types = [
+        "hidden",
+        "array",
+        "string",
+        "object",
+        "code",
+        "closure",
+        "regexp",
+        "number",
+        "native",
+        "synthetic",
+        "concatenated string",
+        "sliced string",
+        "symbol",
+        "bigint",
+        "object shape",
+    ];
+    let edge_types = [
+        "context", "element", "property", "internal", "hidden", "shortcut", "weak",
+    ];
+    let mut strings: Vec<String> = vec![String::new()];
+    let mut sid = |s: &str| -> usize {
+        if let Some(i) = strings.iter().position(|x| x == s) {
+            return i;
+        }
+        strings.push(s.to_string());
+        strings.len() - 1
+    };
+    let stride = if trace_field { 7 } else { 6 };
+    let (mut ns, mut es) = (Vec::new(), Vec::new());
+    let mut edge_count = 0;
+    for (t, name, id, size, edges) in nodes {
+        let mut f = vec![
+            node_types.iter().position(|x| x == t).unwrap(),
+            sid(name),
+            *id as usize,
+            *size as usize,
+            edges.len(),
+        ];
+        if trace_field {
+            f.push(0);
+        }
+        f.push(0);
+        ns.extend(f);
+        for (et, en, to) in edges {
+            let ti = edge_types.iter().position(|x| x == et).unwrap();
+            let n = if *et == "element" || *et == "hidden" {
+                en.parse().unwrap()
+            } else {
+                sid(en)
+            };
+            es.extend([ti, n, to * stride]);
+            edge_count += 1;
+        }
+    }
+    let fields = if trace_field {
+        r#"["type","name","id","self_size","edge_count","trace_node_id","detachedness"]"#
+    } else {
+        r#"["type","name","id","self_size","edge_count","detachedness"]"#
+    };
+    let join = |v: &[usize]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let json = format!(
+        "{{\"snapshot\":{{\"meta\":{{\"node_fields\":{fields},\"node_types\":[{nt},\"string\",\"number\"],\
+         \"edge_fields\":[\"type\",\"name_or_index\",\"to_node\"],\"edge_types\":[{et},\"string_or_number\",\"node\"],\
+         \"location_fields\":[\"object_index\"]}},\"node_count\":{},\"edge_count\":{edge_count},\"trace_function_count\":0}},\n\
+         \"nodes\":[{}],\n\"edges\":[{}],\n\"trace_function_infos\":[],\"trace_tree\":[],\"samples\":[],\"locations\":[],\n\
+         \"strings\":{}}}",
+        nodes.len(),
+        join(&ns),
+        join(&es),
+        serde_json::to_string(&strings).unwrap(),
+        nt = serde_json::to_string(&node_types).unwrap(),
+        et = serde_json::to_string(&edge_types).unwrap(),
+    );
+    let mut f = std::fs::File::create(path).unwrap();
+    if gzip {
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        gz.write_all(json.as_bytes()).unwrap();
+        gz.finish().unwrap();
+    } else {
+        f.write_all(json.as_bytes()).unwrap();
+    }
+}
+
+fn fixture() -> Vec<N> {
+    vec![
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            vec![("shortcut", "1", 1), ("element", "1", 2)],
+        ),
+        (
+            "object",
+            "global",
+            3,
+            50,
+            vec![
+                ("property", "m", 3),
+                ("weak", "w", 9),
+                ("property", "z", 10),
+                ("property", "k\u{e9}\"y", 12),
+            ],
+        ),
+        ("synthetic", "(GC roots)", 5, 0, vec![("element", "1", 8)]),
+        ("object", "Map", 7, 32, vec![("internal", "table", 4)]),
+        (
+            "array",
+            "",
+            9,
+            100,
+            vec![("element", "0", 5), ("element", "1", 6)],
+        ),
+        ("object", "Leak", 11, 40, vec![("property", "s", 7)]),
+        (
+            "object",
+            "Leak",
+            13,
+            40,
+            vec![("property", "s", 7), ("property", "self", 6)],
+        ),
+        ("string", "hello", 15, 20, vec![]),
+        (
+            "synthetic",
+            "(Strong roots)",
+            17,
+            0,
+            vec![("element", "1", 3), ("element", "2", 11)],
+        ),
+        ("object", "Weak", 19, 10, vec![]),
+        ("object", "Zero", 21, 0, vec![]),
+        // Retained only by a system root, not by the page.
+        ("object", "Leak", 23, 40, vec![]),
+        ("object", "Odd\u{e9}", 25, 8, vec![]),
+    ]
+}
+
+/// The fixture as a plain file with `trace_node_id`, written in `dir` and read back.
+fn fixture_bytes(dir: &Path) -> Vec<u8> {
+    let good = dir.join("g.heapsnapshot");
+    write_snapshot(&good, &fixture(), true, false);
+    std::fs::read(&good).unwrap()
+}
+
+fn check_summary(path: &Path) {
+    let r = summary(path, &Options::default(), &Bar::new(false)).unwrap();
+    assert_eq!(r.file.node_count, 13);
+    let row = |n: &str| {
+        r.classes
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("{n}"))
+            .clone()
+    };
+    let leak = row("Leak");
+    assert_eq!(
+        (leak.count, leak.shallow_size, leak.retained_size),
+        (3, 120, 120)
+    );
+    assert_eq!(row("Map").retained_size, 232);
+    assert_eq!(row("(array)").retained_size, 200);
+    assert_eq!(row("(string)").retained_size, 20);
+    assert_eq!(row("global").retained_size, 50 + 232 + 8);
+    assert_eq!(row("Weak").retained_size, 10);
+    assert_eq!(row("Odd\u{e9}").count, 1);
+    assert!(r
+        .classes
+        .iter()
+        .all(|c| c.name != "Zero" && c.name != "(synthetic)"));
+    assert_eq!(r.classes[0].name, "global");
+}
+
+#[test]
+fn summary_matches_hand_computed_dominators_in_every_layout() {
+    let dir = Scratch::new("analyze");
+    for (trace, gzip) in [(true, false), (false, false), (true, true), (false, true)] {
+        let p = dir.join(format!("s-{trace}-{gzip}.heapsnapshot"));
+        write_snapshot(&p, &fixture(), trace, gzip);
+        check_summary(&p);
+    }
+}
+
+#[test]
+fn retainer_path_runs_from_the_global_to_the_object() {
+    let dir = Scratch::new("ret");
+    let p = dir.join("r.heapsnapshot");
+    write_snapshot(&p, &fixture(), false, false);
+    let (_, r) = retainers(&p, "Leak", 5, 100, &Options::default(), &Bar::new(false)).unwrap();
+    assert_eq!((r.count, r.shallow_size, r.retained_size), (3, 120, 120));
+    let labels: Vec<String> = r.paths[0]
+        .path
+        .iter()
+        .map(|s| {
+            format!(
+                "{} @{} {}",
+                s.node.name,
+                s.node.id,
+                s.edge.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "global @3 .m",
+            "Map @7 table",
+            "(array) @9 [0]",
+            "Leak @11 "
+        ]
+    );
+    // The one only the system roots hold is reached through them.
+    let sys = r.paths.iter().find(|p| p.object.id == 23).unwrap();
+    assert_eq!(sys.path[0].node.name, "(GC roots)");
+}
+
+#[test]
+fn damaged_files_are_refused_with_a_code() {
+    let dir = Scratch::new("bad");
+    let text = fixture_bytes(&dir);
+    for cut in [1, 40, text.len() / 2, text.len() - 2] {
+        let p = dir.join("cut.heapsnapshot");
+        std::fs::write(&p, &text[..cut]).unwrap();
+        let e = summary(&p, &Options::default(), &Bar::new(false))
+            .err()
+            .expect("truncated file refused");
+        assert_eq!(
+            e.code,
+            source::ERR_BAD_SNAPSHOT,
+            "cut at {cut}: {}",
+            e.message
+        );
+    }
+    let gz = dir.join("g.heapsnapshot.gz");
+    write_snapshot(&gz, &fixture(), true, true);
+    let bytes = std::fs::read(&gz).unwrap();
+    std::fs::write(&gz, &bytes[..bytes.len() - 12]).unwrap();
+    let e = summary(&gz, &Options::default(), &Bar::new(false))
+        .err()
+        .expect("truncated gzip refused");
+    assert_eq!(e.code, source::ERR_BAD_SNAPSHOT, "{}", e.message);
+    let e = summary(&dir.join("missing"), &Options::default(), &Bar::new(false))
+        .err()
+        .unwrap();
+    assert_eq!((e.code.as_str(), e.syscall.as_str()), ("ENOENT", "open"));
+}
+
+/// Lengauer–Tarjan against the textbook definition (iterated set intersection) on random
+/// graphs with every edge kind, for every node the root reaches.
+#[test]
+fn dominators_agree_with_the_definition_on_random_graphs() {
+    let dir = Scratch::new("rand");
+    let kinds = [
+        "property", "element", "internal", "weak", "shortcut", "context",
+    ];
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut rnd = move |m: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % m as u64) as usize
+    };
+    let mut checked = 0;
+    for round in 0..400 {
+        let n = 2 + rnd(40);
+        let mut nodes: Vec<N> = (0..n)
+            .map(|i| {
+                let t = if i == 0 {
+                    "synthetic"
+                } else {
+                    ["object", "array", "hidden"][rnd(3)]
+                };
+                (t, "X", (2 * i + 1) as u32, rnd(100) as u64, Vec::new())
+            })
+            .collect();
+        // A spanning tree keeps most nodes reachable; random edges of every kind on top.
+        for i in 1..n {
+            let j = rnd(i);
+            nodes[j].4.push(("property", "t", i));
+        }
+        for _ in 0..rnd(4 * n) {
+            let (a, b) = (rnd(n), rnd(n));
+            let k = kinds[rnd(kinds.len())];
+            let name = if k == "element" { "0" } else { "p" };
+            nodes[a].4.push((k, name, b));
+        }
+        let p = dir.join("r.heapsnapshot");
+        write_snapshot(&p, &nodes, round % 2 == 0, false);
+        let mut g = parse::load(
+            &p,
+            LoadOptions {
+                edges: true,
+                edge_names: false,
+            },
+            &Bar::new(false),
+        )
+        .unwrap();
+        let rules = round % 3 != 0;
+        let page = dominators::page_owned(&g, rules);
+        // Retaining predecessors, and what the root reaches through them.
+        let mut preds = vec![Vec::new(); n];
+        for v in 0..n {
+            for e in g.edges(v) {
+                let w = g.eto[e] as usize;
+                if dominators::retains(&g, &page, rules, v, e, w) {
+                    preds[w].push(v);
+                }
+            }
+        }
+        let mut reach = vec![false; n];
+        reach[0] = true;
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for w in 0..n {
+                if !reach[w] && preds[w].iter().any(|&p| reach[p]) {
+                    reach[w] = true;
+                    changed = true;
+                }
+            }
+        }
+        // An unreachable node that points into the reachable part makes its target hang off
+        // the root too (as in DevTools); the definition below leaves such graphs out.
+        if reach.iter().any(|&r| !r) {
+            continue;
+        }
+        checked += 1;
+        let all: Vec<bool> = vec![true; n];
+        let mut doms: Vec<Vec<bool>> = (0..n)
+            .map(|i| {
+                if i == 0 {
+                    (0..n).map(|j| j == 0).collect()
+                } else {
+                    all.clone()
+                }
+            })
+            .collect();
+        changed = true;
+        while changed {
+            changed = false;
+            for w in 1..n {
+                if !reach[w] {
+                    continue;
+                }
+                let mut d = all.clone();
+                for &p in preds[w].iter().filter(|&&p| reach[p]) {
+                    for j in 0..n {
+                        d[j] &= doms[p][j];
+                    }
+                }
+                d[w] = true;
+                if d != doms[w] {
+                    doms[w] = d;
+                    changed = true;
+                }
+            }
+        }
+        let dom = dominators::compute(&mut g, rules, false);
+        for w in 1..n {
+            if !reach[w] {
+                continue;
+            }
+            // The immediate dominator is the strict dominator with the most dominators.
+            let count = |x: usize| doms[x].iter().filter(|&&b| b).count();
+            let idom = (0..n)
+                .filter(|&j| j != w && doms[w][j])
+                .max_by_key(|&j| count(j))
+                .unwrap();
+            assert_eq!(dom.idom[w] as usize, idom, "round {round}, node {w}");
+        }
+        // Retained sizes add up: the root retains everything.
+        let total: u64 = (0..n).map(|i| g.self_size(i)).sum();
+        assert_eq!(dom.retained[0], total, "round {round}");
+    }
+    assert!(checked > 150, "only {checked} graphs checked");
+}
+
+/// Damaged files: every truncation and a few thousand single-byte changes of a small
+/// snapshot end in a result or an error, never a panic.
+#[test]
+fn damaged_files_never_panic() {
+    let dir = Scratch::new("fuzz");
+    let text = fixture_bytes(&dir);
+    let p = dir.join("f.heapsnapshot");
+    let opts = Options::default();
+    for cut in 0..text.len() {
+        std::fs::write(&p, &text[..cut]).unwrap();
+        assert!(
+            summary(&p, &opts, &Bar::new(false)).is_err(),
+            "cut at {cut}"
+        );
+    }
+    let mut seed: u64 = 0x2545f4914f6cdd1d;
+    let bytes = b"0123456789,[]{}\":-x \\";
+    for _ in 0..3000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut t = text.clone();
+        let at = (seed % t.len() as u64) as usize;
+        t[at] = bytes[((seed >> 32) % bytes.len() as u64) as usize];
+        std::fs::write(&p, &t).unwrap();
+        let _ = summary(&p, &opts, &Bar::new(false));
+        let _ = retainers(&p, "Leak", 3, 100, &opts, &Bar::new(false));
+    }
+}
