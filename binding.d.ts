@@ -9,37 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * One snapshot file being written: open it, feed it (from V8 through `takeV8Snapshot`, or
- * from JS through `write`), then `finish` or `finishSync`. Dropping it unfinished removes the
- * temporary file.
- */
-export declare class SnapshotSink {
-  /**
-   * Creates the temporary file and starts the writer thread. File-system errors do not
-   * throw: they are kept in `error`, so the caller can report them with their `code`.
-   */
-  constructor(options: SinkOptions)
-  /** Why the file could not be opened, if it could not. */
-  get error(): NativeError | null
-  /**
-   * Copies a chunk of snapshot JSON towards the writer. `false`: the writer has failed (stop
-   * feeding; `finish` reports why) or the sink is closed.
-   */
-  write(chunk: Uint8Array): boolean
-  /**
-   * Generates a heap snapshot of this thread's isolate through the V8 bridge and streams it
-   * into the sink. Blocks the JS thread while V8 generates and serializes.
-   */
-  takeV8Snapshot(): TakeResult
-  /** Ends the stream and waits (blocking) until the file is durable under its final name. */
-  finishSync(stallMs: number): NativeResult
-  /** Ends the stream; the promise resolves when the file is durable under its final name. */
-  finish(stallMs: number): Promise<NativeResult>
-  /** Stops without a file; the temporary file is removed. */
-  abort(): void
-}
-
 /** What a task resolves to: `error`, or the one result field of the job that ran. */
 export interface AnalysisResult {
   error?: NativeError
@@ -82,30 +51,124 @@ export declare function analyzeSummary(path: string, options?: AnalyzeOptions | 
 
 export interface ClassDiff {
   name: string
+  /** `# New`: in the target, not in the base. */
   newCount: number
+  /** `# Deleted`: in the base, not in the target. */
   deletedCount: number
+  /** `# Delta` = newCount − deletedCount. */
   deltaCount: number
+  /** `Alloc. Size`: bytes of the new objects. */
   allocSize: number
+  /** `Freed Size`: bytes of the deleted objects. */
   freedSize: number
+  /** `Size Delta` = allocSize − freedSize. */
   sizeDelta: number
 }
 
 export interface ClassSummary {
+  /**
+   * DevTools' class name: the constructor name for objects, the node name for native nodes
+   * (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
+   * `(array)`, `(closure)`, `(<type>)` for the rest.
+   */
   name: string
   count: number
+  /** Sum of the instances' self sizes (bytes). */
   shallowSize: number
+  /** Bytes freed if every instance went away: instances nested under another are counted once. */
   retainedSize: number
 }
 
+/** The gzip level used when none is given. */
+export declare const DEFAULT_GZIP_LEVEL: number
+
 export interface DiffResult {
-  base: FileInfo
-  target: FileInfo
+  base: SnapshotFileInfo
+  target: SnapshotFileInfo
+  /** Classes with anything new or deleted, biggest size delta first. */
   classes: Array<ClassDiff>
+  /**
+   * Whether both files come from one process: the share of object ids present in both whose
+   * class agrees (`sameProcessScore`) is at least 0.9, or `options.sameProcess` said so.
+   */
   sameProcess: boolean
   sameProcessScore: number
+  /** The base's largest JS object id (DevTools' `maxJSObjectId`). */
   baseMaxJsId: number
+  /**
+   * DevTools' "Objects allocated between Snapshot 1 and Snapshot 2": the Summary of the target's
+   * objects with an id above `baseMaxJsId`. Absent (`null` from the JS API) unless `sameProcess`.
+   */
   allocatedBetween?: Array<ClassSummary>
 }
+
+/**
+ * Takes a snapshot now (blocking the JS thread while V8 generates it); the promise resolves
+ * when the file is durable.
+ */
+export declare function dump(options: DumpOptions): Promise<NativeResult>
+
+/**
+ * One dump: where and how it is written, and what its sidecar says. The API calls and the
+ * triggers all take this; the trigger-only fields are marked.
+ */
+export interface DumpOptions {
+  /** An exact file name, absolute or relative to the working directory. */
+  path?: string
+  /** The directory for a generated name (absolute), when there is no `path`. */
+  dir?: string
+  /**
+   * heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
+   * no sidecar.
+   */
+  heapdumpNames?: boolean
+  /** `'gzip'` (default) or `'none'`. */
+  compress?: string
+  /** gzip level (`GZIP_LEVEL_MIN`–`GZIP_LEVEL_MAX`, default `DEFAULT_GZIP_LEVEL`). */
+  level?: number
+  /** Write `<file>.json` (default true). */
+  sidecar?: boolean
+  /** Print progress lines on stderr about every 2 s. */
+  progress?: boolean
+  /** No report line on stderr (`heapsnap: wrote …`). */
+  quiet?: boolean
+  /** The sidecar's `trigger` (default `'api'`). */
+  trigger?: string
+  /** More sidecar fields, as the JSON text of an object. */
+  extra?: string
+  /**
+   * `{ memoryUsage, heapStatistics }` as JavaScript reads them (JSON text); absent: V8's
+   * own figures.
+   */
+  figures?: string
+  /**
+   * The JS engine: a raw snapshot already written by `v8.writeHeapSnapshot` (at the
+   * `rawTmp` of `dumpPaths`), fed into the file and removed.
+   */
+  rawFile?: string
+  /** How long the caller has already blocked the JS thread for this dump. */
+  stallMs?: number
+  /** Signals only: dump every registered worker too. */
+  workers?: boolean
+  /** Near-heap-limit only: how many dumps before the hook removes itself. */
+  maxSnapshots?: number
+}
+
+/** Where a dump with these options goes, and the JS engine's raw file beside it. */
+export declare function dumpPaths(options: DumpOptions): DumpPaths
+
+/** Where a dump goes. */
+export interface DumpPaths {
+  path: string
+  /** The JS engine's raw temporary file beside it. */
+  rawTmp: string
+}
+
+/**
+ * Takes a snapshot and writes it; returns when the file is durable (heapdump's synchronous
+ * `writeSnapshot`). Never throws for I/O: the error is in the result.
+ */
+export declare function dumpSync(options: DumpOptions): NativeResult
 
 /** What the process says about itself when the module loads (for sidecars written without JS). */
 export interface EnvInfo {
@@ -119,18 +182,11 @@ export interface EnvInfo {
   isMainThread: boolean
 }
 
-export interface FileInfo {
-  path: string
-  gzip: boolean
-  fileSize: number
-  nodeCount: number
-  edgeCount: number
-  /** Sum of every node's self size. */
-  totalSize: number
-}
+/** The highest gzip level accepted. */
+export declare const GZIP_LEVEL_MAX: number
 
-/** `120.4 MB`: sizes as the progress and log lines print them. */
-export declare function formatBytes(bytes: number): string
+/** The lowest gzip level accepted. */
+export declare const GZIP_LEVEL_MIN: number
 
 /** heapdump's default name, `heapdump-<ms>.<ns>.heapsnapshot` (monotonic clock, unique per call). */
 export declare function heapdumpFileName(): string
@@ -138,7 +194,9 @@ export declare function heapdumpFileName(): string
 export interface InflateResult {
   input: string
   output: string
+  /** Compressed bytes read. */
   bytesIn: number
+  /** Plain bytes written. */
   bytesOut: number
 }
 
@@ -146,7 +204,7 @@ export interface InflateResult {
  * Installs the raw signal handler (over libuv's, which the JS side has made sure is present
  * by listening with `process.on` first) and sets what a signal dumps.
  */
-export declare function installSignal(signum: number, options: TriggerOptions): void
+export declare function installSignal(signum: number, options: DumpOptions): void
 
 /** What the V8 bridge found in this `node`. */
 export declare function nativeCapabilities(): NativeCapabilities
@@ -195,46 +253,59 @@ export interface NativeSymbol {
   resolved?: string
 }
 
-export interface NodeInfo {
-  id: number
-  name: string
-  type: string
-  className: string
-  selfSize: number
-  retainedSize: number
-  distance?: number
-}
-
 /** Removes this isolate's near-heap-limit dump; `false` if none was installed. */
 export declare function offNearHeapLimit(): boolean
 
 /** Installs (or reconfigures) this isolate's near-heap-limit dump. */
-export declare function onNearHeapLimit(options: TriggerOptions): void
+export declare function onNearHeapLimit(options: DumpOptions): void
 
 export interface PathStep {
-  node: NodeInfo
+  node: RetainerNode
   /** The edge to the next step (absent on the object itself). */
   edge?: string
   edgeType?: string
 }
 
-/** Registers the calling environment (once per environment, at module load). */
+/**
+ * Registers the calling environment (once per environment, at module load). `true` when the
+ * bridge found this environment's `node::Environment` (interrupts can reach it).
+ */
 export declare function registerEnvironment(info: EnvInfo): boolean
 
 /** Restores the signal's previous action. `false` if no handler was installed. */
 export declare function removeSignal(): boolean
 
+export interface RetainerNode {
+  id: number
+  /** As the Retainers pane shows it (the constructor name, or the string's text, …). */
+  name: string
+  type: string
+  className: string
+  selfSize: number
+  retainedSize: number
+  /** Distance from the roots (DevTools' definition); absent when unreachable. */
+  distance?: number
+}
+
 export interface RetainerPath {
-  object: NodeInfo
+  /** The instance. */
+  object: RetainerNode
+  /**
+   * From the first object below the root down to the instance: each step's `edge` leads to the
+   * next step (`.name` for properties, `[i]` for elements, the bare name for internal edges).
+   * Empty when the instance is unreachable (held only weakly).
+   */
   path: Array<PathStep>
 }
 
 export interface RetainersResult {
-  file: FileInfo
+  file: SnapshotFileInfo
   className: string
+  /** Instances of the class; 0 when there are none (class names are case-sensitive). */
   count: number
   shallowSize: number
   retainedSize: number
+  /** One shortest path from the roots for each of the biggest instances (by retained size). */
   paths: Array<RetainerPath>
 }
 
@@ -245,64 +316,29 @@ export interface RetainersResult {
  */
 export declare function signalFromLoop(): void
 
-/** Where and how one snapshot file is written. */
-export interface SinkOptions {
-  /** The final file name, absolute or relative to the process's working directory. */
+export interface SnapshotFileInfo {
   path: string
-  /** `'gzip'` or `'none'`. */
-  compress: string
-  /** gzip level 1–9 (ignored without compression). */
-  level?: number
-  /** The sidecar's start fields as a JSON object text; absent: no sidecar. */
-  sidecar?: string
-  /** Print progress lines on stderr about every 2 s. */
-  progress?: boolean
+  /** Whether the content was gzip (told by content, not by name). */
+  gzip: boolean
+  /** Bytes on disk. */
+  fileSize: number
+  nodeCount: number
+  edgeCount: number
+  /** Sum of every node's self size. */
+  totalSize: number
 }
-
-/** The sortable default name, `heapsnap-<YYYYMMDD>T<HHMMSS>-<pid>-<seq>.heapsnapshot[.gz]` (UTC). */
-export declare function snapshotFileName(gzip: boolean): string
 
 export interface SummaryResult {
-  file: FileInfo
+  file: SnapshotFileInfo
+  /** Biggest retained size first. */
   classes: Array<ClassSummary>
   timings: Timings
-}
-
-/** How taking the snapshot through the V8 bridge went. */
-export interface TakeResult {
-  /** Every byte of the snapshot reached the writer. */
-  complete: boolean
-  generateMs: number
-  serializeMs: number
-  /** Why the snapshot could not be taken (the writer's own errors come from `finish`). */
-  error?: string
 }
 
 export interface Timings {
   readMs: number
   dominatorsMs: number
   aggregateMs: number
-}
-
-/** How a trigger (signal, near-heap-limit) writes its dumps. */
-export interface TriggerOptions {
-  /**
-   * heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
-   * no sidecar.
-   */
-  heapdumpNames?: boolean
-  /** Absolute directory for generated names. */
-  dir?: string
-  compress?: string
-  level?: number
-  sidecar?: boolean
-  /** No report line on stderr. */
-  quiet?: boolean
-  progress?: boolean
-  /** Signals: dump every registered worker too. */
-  workers?: boolean
-  /** Near-heap-limit: how many dumps before the hook removes itself. */
-  maxSnapshots?: number
 }
 
 /**

@@ -835,12 +835,16 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.SnapshotSink = nativeBinding.SnapshotSink
 module.exports.analyzeDiff = nativeBinding.analyzeDiff
 module.exports.analyzeInflate = nativeBinding.analyzeInflate
 module.exports.analyzeRetainers = nativeBinding.analyzeRetainers
 module.exports.analyzeSummary = nativeBinding.analyzeSummary
-module.exports.formatBytes = nativeBinding.formatBytes
+module.exports.DEFAULT_GZIP_LEVEL = nativeBinding.DEFAULT_GZIP_LEVEL
+module.exports.dump = nativeBinding.dump
+module.exports.dumpPaths = nativeBinding.dumpPaths
+module.exports.dumpSync = nativeBinding.dumpSync
+module.exports.GZIP_LEVEL_MAX = nativeBinding.GZIP_LEVEL_MAX
+module.exports.GZIP_LEVEL_MIN = nativeBinding.GZIP_LEVEL_MIN
 module.exports.heapdumpFileName = nativeBinding.heapdumpFileName
 module.exports.installSignal = nativeBinding.installSignal
 module.exports.nativeCapabilities = nativeBinding.nativeCapabilities
@@ -849,5 +853,4 @@ module.exports.onNearHeapLimit = nativeBinding.onNearHeapLimit
 module.exports.registerEnvironment = nativeBinding.registerEnvironment
 module.exports.removeSignal = nativeBinding.removeSignal
 module.exports.signalFromLoop = nativeBinding.signalFromLoop
-module.exports.snapshotFileName = nativeBinding.snapshotFileName
 module.exports.waitForPendingWrites = nativeBinding.waitForPendingWrites

@@ -1,3 +1,4 @@
+/// <reference types="node" />
 /**
  * heapsnap-native: V8 heap snapshots for Node.js without node-gyp. A drop-in replacement for
  * `heapdump` whose files are streamed, gzip-compressed and written off the JS thread.
@@ -142,7 +143,7 @@ export interface SignalHandlerOptions extends TriggerDumpOptions {
    * SIGVTALRM, SIGPWR, SIGIO/SIGPOLL, SIGINFO, SIGSTKFLT, SIGLOST (where the platform has them).
    * Unknown names throw a `TypeError` (`ERR_UNKNOWN_SIGNAL`); SIGKILL/SIGSTOP and signals that
    * crash handling, profiling, libuv or a default exit depend on throw a `RangeError`
-   * (`ERR_SIGNAL_NOT_ALLOWED`).
+   * (`ERR_HEAPSNAP_SIGNAL_NOT_ALLOWED`).
    */
   signal?: string
   /**
@@ -181,7 +182,7 @@ export interface NearHeapLimitOptions extends TriggerDumpOptions {
  * dump's own garbage collections and restored when the heap shrinks. The dump is skipped (with
  * a line on stderr) when the memory available to the process (cgroup-aware) is smaller than
  * the heap. Replaces an earlier `onNearHeapLimit` of this thread. Throws
- * `ERR_FEATURE_UNAVAILABLE` on the JS engine.
+ * `ERR_HEAPSNAP_FEATURE_UNAVAILABLE` on the JS engine.
  *
  * Only the most recently added near-heap-limit callback runs: while installed, ours shadows
  * Node's `--heapsnapshot-near-heap-limit` and, in a worker, the callback that turns a worker OOM
@@ -225,6 +226,28 @@ export function watch(options: WatchOptions): { stop(): void }
 // with TypeError/RangeError, unreadable or malformed files with an Error carrying `code`
 // (`ENOENT`, `ERR_HEAPSNAP_BAD_SNAPSHOT`, …), `path` and `syscall`.
 
+// The result types are the native binding's own (generated from the Rust structs in
+// src/binding/analyze.rs, which carry their documentation).
+import type {
+  ClassSummary,
+  DiffResult as NativeDiffResult,
+  InflateResult,
+  RetainersResult,
+  SummaryResult,
+} from './binding'
+export type {
+  ClassDiff,
+  ClassSummary,
+  InflateResult,
+  PathStep,
+  RetainerNode,
+  RetainerPath,
+  RetainersResult,
+  SnapshotFileInfo,
+  SummaryResult,
+  Timings,
+} from './binding'
+
 export interface AnalyzeOptions {
   /** Draw a progress bar on stderr (only worth it when stderr is a terminal). Default false. */
   progress?: boolean
@@ -235,119 +258,9 @@ export interface AnalyzeOptions {
   devtoolsRules?: boolean
 }
 
-export interface SnapshotFileInfo {
-  path: string
-  /** Whether the content was gzip (told by content, not by name). */
-  gzip: boolean
-  /** Bytes on disk. */
-  fileSize: number
-  nodeCount: number
-  edgeCount: number
-  /** Sum of every node's self size. */
-  totalSize: number
-}
-
-/** One row of the Summary view. Nodes of self size 0 are not counted, as in DevTools. */
-export interface ClassSummary {
-  /**
-   * DevTools' class name: the constructor name for objects, the node name for native nodes
-   * (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
-   * `(array)`, `(closure)`, `(<type>)` for the rest.
-   */
-  name: string
-  count: number
-  /** Sum of the instances' self sizes (bytes). */
-  shallowSize: number
-  /** Bytes freed if every instance went away: instances nested under another are counted once. */
-  retainedSize: number
-}
-
-export interface SummaryResult {
-  file: SnapshotFileInfo
-  /** Biggest retained size first. */
-  classes: ClassSummary[]
-  timings: { readMs: number; dominatorsMs: number; aggregateMs: number }
-}
-
-/** One row of the Comparison view; objects are matched by id within a class. */
-export interface ClassDiff {
-  name: string
-  /** `# New`: in the target, not in the base. */
-  newCount: number
-  /** `# Deleted`: in the base, not in the target. */
-  deletedCount: number
-  /** `# Delta` = newCount − deletedCount. */
-  deltaCount: number
-  /** `Alloc. Size`: bytes of the new objects. */
-  allocSize: number
-  /** `Freed Size`: bytes of the deleted objects. */
-  freedSize: number
-  /** `Size Delta` = allocSize − freedSize. */
-  sizeDelta: number
-}
-
-export interface DiffResult {
-  base: SnapshotFileInfo
-  target: SnapshotFileInfo
-  /** Classes with anything new or deleted, biggest size delta first. */
-  classes: ClassDiff[]
-  /**
-   * Whether both files come from one process: the share of object ids present in both whose
-   * class agrees (`sameProcessScore`) is at least 0.9, or `options.sameProcess` said so.
-   */
-  sameProcess: boolean
-  sameProcessScore: number
-  /** The base's largest JS object id (DevTools' `maxJSObjectId`). */
-  baseMaxJsId: number
-  /**
-   * DevTools' "Objects allocated between Snapshot 1 and Snapshot 2": the Summary of the target's
-   * objects with an id above `baseMaxJsId`. `null` unless `sameProcess`.
-   */
+/** DevTools' Comparison view; `allocatedBetween` is `null` unless both files come from one process. */
+export interface DiffResult extends Omit<NativeDiffResult, 'allocatedBetween'> {
   allocatedBetween: ClassSummary[] | null
-}
-
-export interface RetainerNode {
-  id: number
-  /** As the Retainers pane shows it (the constructor name, or the string's text, …). */
-  name: string
-  /** The V8 node type (`object`, `array`, `hidden`, `synthetic`, …). */
-  type: string
-  className: string
-  selfSize: number
-  retainedSize: number
-  /** Distance from the roots (DevTools' definition); absent when unreachable. */
-  distance?: number
-}
-
-export interface RetainerPath {
-  /** The instance. */
-  object: RetainerNode
-  /**
-   * From the first object below the root down to the instance: each step's `edge` leads to the
-   * next step (`.name` for properties, `[i]` for elements, the bare name for internal edges).
-   * Empty when the instance is unreachable (held only weakly).
-   */
-  path: Array<{ node: RetainerNode; edge?: string; edgeType?: string }>
-}
-
-export interface RetainersResult {
-  file: SnapshotFileInfo
-  className: string
-  /** Instances of the class; 0 when there are none (class names are case-sensitive). */
-  count: number
-  shallowSize: number
-  retainedSize: number
-  /** One shortest path from the roots for each of the biggest instances (by retained size). */
-  paths: RetainerPath[]
-}
-
-export interface InflateResult {
-  input: string
-  output: string
-  /** Compressed bytes read. */
-  bytesIn: number
-  /** Plain bytes written. */
-  bytesOut: number
 }
 
 /** DevTools' Summary view: per class count, shallow size and retained size. */

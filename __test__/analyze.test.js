@@ -56,8 +56,14 @@ function classTotals(file) {
     if (size === 0) continue
     const type = types[snap.nodes[i + T]]
     const detached = type === 'native' && D >= 0 && snap.nodes[i + D] === 2 ? 'Detached ' : ''
-    const name = type === 'object' || type === 'native' ? detached + snap.strings[snap.nodes[i + N]]
-      : type === 'hidden' ? '(system)' : type === 'code' ? '(compiled code)' : `(${type})`
+    const name =
+      type === 'object' || type === 'native'
+        ? detached + snap.strings[snap.nodes[i + N]]
+        : type === 'hidden'
+          ? '(system)'
+          : type === 'code'
+            ? '(compiled code)'
+            : `(${type})`
     const t = totals.get(name) ?? { count: 0, shallowSize: 0 }
     t.count++
     t.shallowSize += size
@@ -173,8 +179,10 @@ test('inflate: gzip back to the exact plain bytes, atomically, refusing to overw
 
 test('analysis errors: coded, never a crash', async () => {
   const dir = tmpdir('analyze-bad')
-  await assert.rejects(heapsnap.summary(path.join(dir, 'missing')), (e) =>
-    e.code === 'ENOENT' && e.syscall === 'open' && e.path === path.join(dir, 'missing'))
+  await assert.rejects(
+    heapsnap.summary(path.join(dir, 'missing')),
+    (e) => e.code === 'ENOENT' && e.syscall === 'open' && e.path === path.join(dir, 'missing'),
+  )
   await assert.rejects(heapsnap.summary(dir), { code: 'EISDIR' })
   const junk = path.join(dir, 'junk.heapsnapshot')
   fs.writeFileSync(junk, '{"snapshot":{"meta":{}},"nodes":[1,2')
@@ -182,7 +190,10 @@ test('analysis errors: coded, never a crash', async () => {
   const { target } = files()
   const text = fs.readFileSync(target)
   fs.writeFileSync(junk, text.subarray(0, text.length - 100))
-  await assert.rejects(heapsnap.summary(junk), (e) => e.code === 'ERR_HEAPSNAP_BAD_SNAPSHOT' && /truncated/.test(e.message))
+  await assert.rejects(
+    heapsnap.summary(junk),
+    (e) => e.code === 'ERR_HEAPSNAP_BAD_SNAPSHOT' && /truncated/.test(e.message),
+  )
   await assert.rejects(heapsnap.summary(42), TypeError)
   await assert.rejects(heapsnap.summary(target, { top: 0 }), RangeError)
   await assert.rejects(heapsnap.summary(target, { bogus: 1 }), TypeError)
@@ -201,7 +212,10 @@ test('CLI: tables, --json, exit codes', () => {
   assert.equal(d.status, 0, d.err)
   const rows = d.out.split('\n')
   const header = rows.findIndex((l) => l.startsWith('Class') && l.includes('# Delta'))
-  assert.match(rows[header + 1], new RegExp(`^Leak\\s+${ADDED.toLocaleString('en-US')}\\s+0\\s+\\+${ADDED.toLocaleString('en-US')}\\s`))
+  assert.match(
+    rows[header + 1],
+    new RegExp(`^Leak\\s+${ADDED.toLocaleString('en-US')}\\s+0\\s+\\+${ADDED.toLocaleString('en-US')}\\s`),
+  )
   assert.match(d.out, /Objects allocated between the two snapshots/)
 
   const j = cli(['summary', target, '--json', '--top', '4'])

@@ -10,9 +10,10 @@ const path = require('node:path')
 const { tmpdir, runNodeOk, countIn, ls } = require('./helpers')
 
 /** In a child: try `target` with snapshot() and writeSnapshot(), then take a good snapshot. */
-function tryBoth(target, { shell, after } = {}) {
+function tryBoth(target, { shell } = {}) {
   const dir = tmpdir('fail-next')
-  const out = runNodeOk(`
+  const out = runNodeOk(
+    `
     class Alive {}
     globalThis.keep = [new Alive()];
     const target = ${JSON.stringify(target)};
@@ -25,7 +26,9 @@ function tryBoth(target, { shell, after } = {}) {
       const next = await heapsnap.snapshot({ dir: ${JSON.stringify(dir)} });
       console.log(JSON.stringify({ ret, cb, rej, next: next.path }));
     });
-  `, { shell })
+  `,
+    { shell },
+  )
   assert.equal(countIn(out.next, 'Alive'), 1, 'the process can take the next snapshot')
   return out
 }

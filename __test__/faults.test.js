@@ -1,6 +1,6 @@
 'use strict'
 
-// Fast fault cases (issue 6): ENOSPC on a tiny tmpfs, ENAMETOOLONG, NUL bytes, EACCES as an
+// Fast fault cases: ENOSPC on a tiny tmpfs, ENAMETOOLONG, NUL bytes, EACCES as an
 // unprivileged user, no debugger port. Each: a clear error with `code`, no final-named file,
 // the process alive and able to take the next snapshot.
 
@@ -9,11 +9,12 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { tmpdir, runNode, runNodeOk, countIn, ls, NODE, ROOT } = require('./helpers')
+const { tmpdir, runNodeOk, countIn, ls, NODE, ROOT } = require('./helpers')
 
 /** In a child: snapshot() and writeSnapshot() to `target`, then a good snapshot into `okDir`. */
 function failThenSucceed(target, okDir, opts = {}) {
-  return runNodeOk(`
+  return runNodeOk(
+    `
     class Alive {}
     globalThis.keep = [new Alive()];
     let cb;
@@ -25,7 +26,9 @@ function failThenSucceed(target, okDir, opts = {}) {
       const next = await heapsnap.snapshot({ dir: ${JSON.stringify(okDir)} });
       console.log(JSON.stringify({ ret, cb, rej, next: next.path }));
     });
-  `, opts)
+  `,
+    opts,
+  )
 }
 
 test('ENOSPC mid-stream on a 1 MiB tmpfs: error with code, no file left, next snapshot fine', (t) => {
@@ -55,21 +58,33 @@ test('ENAMETOOLONG and NUL bytes', () => {
   const out = failThenSucceed(long, dir)
   assert.equal(out.cb.code, 'ENAMETOOLONG')
   assert.equal(out.rej.code, 'ENAMETOOLONG')
-  const nul = runNodeOk(`
+  const nul = runNodeOk(
+    `
     let cb;
     const ret = heapsnap.writeSnapshot('a\\0b.heapsnapshot', (err) => { cb = { code: err.code, message: err.message } });
     heapsnap.snapshot({ path: 'a\\0b' }).catch((e) => console.log(JSON.stringify({ ret, cb, rej: { name: e.name, code: e.code } })));
-  `, { cwd: dir })
+  `,
+    { cwd: dir },
+  )
   assert.equal(nul.ret, false)
   assert.deepEqual(nul.cb, { code: 'ERR_INVALID_ARG_VALUE', message: 'heapdump write error ERR_INVALID_ARG_VALUE' })
   assert.deepEqual(nul.rej, { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' })
-  assert.equal(ls(dir).filter((f) => !f.startsWith('heapsnap-') ).length, 0, 'nothing but the good snapshots')
+  assert.equal(ls(dir).filter((f) => !f.startsWith('heapsnap-')).length, 0, 'nothing but the good snapshots')
 })
 
 test('EACCES: a read-only directory, as an unprivileged user', (t) => {
-  const probe = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', NODE, '-e', `require(${JSON.stringify(ROOT)})`])
+  const probe = spawnSync('setpriv', [
+    '--reuid=nobody',
+    '--regid=nogroup',
+    '--clear-groups',
+    NODE,
+    '-e',
+    `require(${JSON.stringify(ROOT)})`,
+  ])
   if (probe.status !== 0) {
-    t.skip(`cannot run node as 'nobody' here (${(String(probe.stderr).trim().split('\n')[0]) || probe.error}): EACCES not exercised`)
+    t.skip(
+      `cannot run node as 'nobody' here (${String(probe.stderr).trim().split('\n')[0] || probe.error}): EACCES not exercised`,
+    )
     return
   }
   const dir = tmpdir('eacces')
@@ -77,7 +92,15 @@ test('EACCES: a read-only directory, as an unprivileged user', (t) => {
   const okDir = tmpdir('eacces-ok')
   fs.chmodSync(okDir, 0o777)
   const target = path.join(dir, 'x.heapsnapshot')
-  const res = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', NODE, '-e', `
+  const res = spawnSync(
+    'setpriv',
+    [
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      NODE,
+      '-e',
+      `
     const heapsnap = require(${JSON.stringify(ROOT)});
     let cb;
     const ret = heapsnap.writeSnapshot(${JSON.stringify(target)}, (err) => { cb = err && err.code });
@@ -85,7 +108,10 @@ test('EACCES: a read-only directory, as an unprivileged user', (t) => {
       const next = await heapsnap.snapshot({ dir: ${JSON.stringify(okDir)} });
       console.log(JSON.stringify({ ret, cb, rej, next: next.path }));
     });
-  `], { encoding: 'utf8', cwd: okDir })
+  `,
+    ],
+    { encoding: 'utf8', cwd: okDir },
+  )
   assert.equal(res.status, 0, res.stderr)
   const out = JSON.parse(res.stdout.trim().split('\n').pop())
   assert.equal(out.ret, false)
@@ -99,26 +125,40 @@ test('no debugger port is ever opened, even with the dump bound to SIGUSR1', asy
   const listening9229 = () => {
     for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
       let text = ''
-      try { text = fs.readFileSync(f, 'utf8') } catch { continue }
+      try {
+        text = fs.readFileSync(f, 'utf8')
+      } catch {
+        continue
+      }
       // local_address ends with :240D (9229); state 0A is LISTEN
       if (text.split('\n').some((l) => / [0-9A-F]+:240D [0-9A-F]+:[0-9A-F]+ 0A /.test(l))) return true
     }
     return false
   }
-  const run = (withModule) => new Promise((resolve) => {
-    const { spawn } = require('node:child_process')
-    const dir = tmpdir('usr1')
-    const child = spawn(NODE, ['-e', `${withModule ? `require(${JSON.stringify(ROOT)});` : ''} setTimeout(() => {}, 20000); console.log('ready')`], {
-      cwd: dir, env: { ...process.env, HEAPSNAP_SIGNAL: 'SIGUSR1' }, stdio: ['ignore', 'pipe', 'pipe'],
+  const run = (withModule) =>
+    new Promise((resolve) => {
+      const { spawn } = require('node:child_process')
+      const dir = tmpdir('usr1')
+      const child = spawn(
+        NODE,
+        [
+          '-e',
+          `${withModule ? `require(${JSON.stringify(ROOT)});` : ''} setTimeout(() => {}, 20000); console.log('ready')`,
+        ],
+        {
+          cwd: dir,
+          env: { ...process.env, HEAPSNAP_SIGNAL: 'SIGUSR1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      child.stdout.once('data', async () => {
+        child.kill('SIGUSR1')
+        await new Promise((r) => setTimeout(r, 1500))
+        const open = listening9229()
+        child.kill('SIGKILL')
+        child.once('exit', () => resolve({ open, files: ls(dir) }))
+      })
     })
-    child.stdout.once('data', async () => {
-      child.kill('SIGUSR1')
-      await new Promise((r) => setTimeout(r, 1500))
-      const open = listening9229()
-      child.kill('SIGKILL')
-      child.once('exit', () => resolve({ open, files: ls(dir) }))
-    })
-  })
   if (listening9229()) assert.fail('something else already listens on 9229')
   const control = await run(false)
   assert.equal(control.open, true, 'control: a plain node opens the inspector on SIGUSR1 (the check can fail)')

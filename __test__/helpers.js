@@ -14,9 +14,23 @@ const ROOT = path.resolve(__dirname, '..')
 /** The node to run children with (the Node matrix sets HEAPSNAP_TEST_NODE). */
 const NODE = process.env.HEAPSNAP_TEST_NODE || process.execPath
 
+const made = []
+/** A new temporary directory, removed when the test file's process exits (HEAPSNAP_KEEP_TMP=1 keeps it). */
 function tmpdir(tag = 'test') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `heapsnap-${tag}-`))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `heapsnap-${tag}-`))
+  made.push(dir)
+  return dir
 }
+process.on('exit', () => {
+  if (process.env.HEAPSNAP_KEEP_TMP) return
+  for (const dir of made) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } catch {}
+  }
+})
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A script prelude: `heapsnap` is the module under test, `Marker` a class to count. */
 function prelude() {
@@ -49,7 +63,11 @@ function runNode(code, { cwd, env, args = [], shell, timeout = 120_000 } = {}) {
 /** Like runNode, but asserts a clean exit and returns the parsed last line. */
 function runNodeOk(code, opts) {
   const res = runNode(code, opts)
-  assert.equal(res.status, 0, `child failed (status ${res.status}, signal ${res.signal}):\n${res.stderr}\n${res.stdout}`)
+  assert.equal(
+    res.status,
+    0,
+    `child failed (status ${res.status}, signal ${res.signal}):\n${res.stderr}\n${res.stdout}`,
+  )
   return res.json
 }
 
@@ -77,9 +95,15 @@ function isGzip(file) {
   return b[0] === 0x1f && b[1] === 0x8b
 }
 
-/** Parses a snapshot and asserts the format invariants (DESIGN.md §5). */
+/**
+ * Parses a snapshot and asserts the format invariants: `nodes` holds node_count × stride
+ * numbers (stride from meta: 7 node fields on Node ≤ 22, 6 on 24+), `edges` edge_count × 3, the
+ * nodes' edge counts add up to edge_count, node 0 is the synthetic root, every edge points at
+ * a node.
+ */
 function parseSnapshot(file) {
   const text = readSnapshotText(file)
+  // oxlint-disable-next-line no-control-regex -- the range is the point: ASCII only
   assert.ok(/^[\x00-\x7f]*$/.test(text.slice(0, 65536)), 'snapshot JSON is ASCII')
   const snap = JSON.parse(text)
   const meta = snap.snapshot.meta
@@ -135,6 +159,17 @@ function ls(dir) {
 }
 
 module.exports = {
-  ROOT, NODE, tmpdir, runNode, runNodeOk, spawnNode, readSnapshotText, parseSnapshot,
-  countNodes, countIn, isGzip, ls,
+  ROOT,
+  NODE,
+  tmpdir,
+  sleep,
+  runNode,
+  runNodeOk,
+  spawnNode,
+  readSnapshotText,
+  parseSnapshot,
+  countNodes,
+  countIn,
+  isGzip,
+  ls,
 }

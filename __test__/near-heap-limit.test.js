@@ -12,7 +12,8 @@ const { tmpdir, runNode, countIn, ls } = require('./helpers')
 for (const mb of [64, 256]) {
   test(`--max-old-space-size=${mb}: a complete snapshot before the OOM, holding the Leak instances`, () => {
     const dir = tmpdir(`oom${mb}`)
-    const res = runNode(`
+    const res = runNode(
+      `
       const fs = require('node:fs');
       heapsnap.onNearHeapLimit({ dir: ${JSON.stringify(dir)} });
       class Leak { constructor(i) { this.i = i; this.pad = new Array(500).fill(i) } }
@@ -21,7 +22,9 @@ for (const mb of [64, 256]) {
         leaks.push(new Leak(i));
         if (i % 500 === 0) fs.writeSync(1, i + ',' + Date.now() + '\\n');
       }
-    `, { args: [`--max-old-space-size=${mb}`], timeout: 240_000 })
+    `,
+      { args: [`--max-old-space-size=${mb}`], timeout: 240_000 },
+    )
     assert.notEqual(res.status, 0, 'the process died of OOM')
     assert.equal(res.error, undefined, 'no hang (timeout)')
     const files = ls(dir)
@@ -35,12 +38,18 @@ for (const mb of [64, 256]) {
     const count = countIn(file, 'Leak')
     // The child logged "count,time" every 500 leaks: the snapshot must hold what existed
     // when the dump started.
-    const log = res.stdout.trim().split('\n').map((l) => l.split(',').map(Number))
+    const log = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(',').map(Number))
     const start = Date.parse(side.startTime)
     const before = log.filter(([, t]) => t <= start).pop()?.[0] ?? 0
     const last = log[log.length - 1][0]
     console.log(`# ${mb} MB: snapshot holds ${count} Leak; ${before} logged before the dump, ${last} at death`)
-    assert.ok(count >= before && count <= before + 500, `${count} Leak in the snapshot, ${before} created before it started`)
+    assert.ok(
+      count >= before && count <= before + 500,
+      `${count} Leak in the snapshot, ${before} created before it started`,
+    )
     assert.match(res.stderr, /heapsnap: wrote .+ \(.+, stalled \d+ ms\)/)
   })
 }
@@ -65,7 +74,8 @@ test('in a worker, the hook dumps and the worker-OOM outcome of this Node is unc
   // do with it (our callback shadows Node's only until it has dumped).
   const outcome = (hook) => {
     const dir = tmpdir('nhl-worker')
-    const res = runNode(`
+    const res = runNode(
+      `
       const { Worker } = require('node:worker_threads');
       const w = new Worker(\`
         const heapsnap = require(\${JSON.stringify(${JSON.stringify(path.resolve(__dirname, '..'))})});
@@ -74,13 +84,20 @@ test('in a worker, the hook dumps and the worker-OOM outcome of this Node is unc
         for (;;) leaks.push(new Array(500).fill(1));
       \`, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 48 } });
       w.on('error', (e) => console.log(JSON.stringify({ code: e.code })));
-    `, { timeout: 30_000 })
+    `,
+      { timeout: 30_000 },
+    )
     const snaps = ls(dir).filter((f) => f.endsWith('.heapsnapshot.gz'))
     return {
-      result: res.error ? `no exit (${res.error.code})`
-        : res.status === 0 ? res.json?.code
-          : /FATAL ERROR: .*heap out of memory/.test(res.stderr) ? 'fatal OOM'
-            : res.signal ? `killed by ${res.signal}` : `status ${res.status}`,
+      result: res.error
+        ? `no exit (${res.error.code})`
+        : res.status === 0
+          ? res.json?.code
+          : /FATAL ERROR: .*heap out of memory/.test(res.stderr)
+            ? 'fatal OOM'
+            : res.signal
+              ? `killed by ${res.signal}`
+              : `status ${res.status}`,
       snaps: snaps.map((f) => path.join(dir, f)),
     }
   }

@@ -7,9 +7,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { tmpdir, spawnNode, runNode, countIn, ls } = require('./helpers')
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { tmpdir, sleep, spawnNode, runNode, countIn, ls } = require('./helpers')
 
 /** Waits for `line` on the child's stdout. */
 function waitFor(child, text, timeoutMs = 20000) {
@@ -32,7 +30,9 @@ function exited(child) {
 
 function collect(stream) {
   let s = ''
-  stream.on('data', (d) => { s += d })
+  stream.on('data', (d) => {
+    s += d
+  })
   return () => s
 }
 
@@ -124,12 +124,15 @@ test('1000 signals in a burst give one or two dumps and the process keeps runnin
 test('process.on listeners still fire; nosignal leaves only them; HEAPSNAP_SIGNAL picks the signal', async () => {
   const run = async (env, signal) => {
     const dir = tmpdir('listener')
-    const child = spawnNode(`
+    const child = spawnNode(
+      `
       let fired = 0;
       process.on('${signal}', () => { fired++; console.log('fired ' + fired) });
       setTimeout(() => {}, 20000);
       console.log('ready');
-    `, { cwd: dir, env })
+    `,
+      { cwd: dir, env },
+    )
     const stderr = collect(child.stderr)
     await waitFor(child, 'ready')
     child.kill(signal)
@@ -155,7 +158,8 @@ test('process.on listeners still fire; nosignal leaves only them; HEAPSNAP_SIGNA
 
 test('removing a user listener never leaves the signal deadly; removeSignalHandler restores it', async () => {
   const dir = tmpdir('remove')
-  const child = spawnNode(`
+  const child = spawnNode(
+    `
     const fn = () => {};
     process.on('SIGUSR2', fn);
     process.removeListener('SIGUSR2', fn); // libuv would reset SIGUSR2 to SIG_DFL here
@@ -163,7 +167,9 @@ test('removing a user listener never leaves the signal deadly; removeSignalHandl
     process.stdin; // keep nothing else
     console.log('ready');
     process.on('SIGWINCH', () => { console.log('removed ' + heapsnap.removeSignalHandler()) });
-  `, { cwd: dir })
+  `,
+    { cwd: dir },
+  )
   await waitFor(child, 'ready')
   child.kill('SIGUSR2')
   await waitForFiles(dir, isSnapshot, 1)
@@ -188,10 +194,10 @@ test('invalid signals are refused clearly', () => {
   `)
   assert.equal(res.status, 0, res.stderr)
   assert.deepEqual(res.json, {
-    SIGKILL: 'RangeError ERR_SIGNAL_NOT_ALLOWED',
-    SIGSTOP: 'RangeError ERR_SIGNAL_NOT_ALLOWED',
-    SIGSEGV: 'RangeError ERR_SIGNAL_NOT_ALLOWED',
-    SIGTERM: 'RangeError ERR_SIGNAL_NOT_ALLOWED',
+    SIGKILL: 'RangeError ERR_HEAPSNAP_SIGNAL_NOT_ALLOWED',
+    SIGSTOP: 'RangeError ERR_HEAPSNAP_SIGNAL_NOT_ALLOWED',
+    SIGSEGV: 'RangeError ERR_HEAPSNAP_SIGNAL_NOT_ALLOWED',
+    SIGTERM: 'RangeError ERR_HEAPSNAP_SIGNAL_NOT_ALLOWED',
     SIGNOPE: 'TypeError ERR_UNKNOWN_SIGNAL',
     42: 'TypeError ERR_INVALID_ARG_TYPE',
     dir: 'ENOENT',

@@ -34,8 +34,10 @@ test('files are mode 0600 and the sidecar has every listed field', () => {
   assert.equal(s.threadId, 0)
   assert.equal(s.trigger, 'api')
   assert.ok(Date.parse(s.startTime) <= Date.parse(s.endTime))
-  for (const k of ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers']) assert.equal(typeof s.memoryUsage[k], 'number', k)
-  for (const k of ['total_heap_size', 'used_heap_size', 'heap_size_limit']) assert.equal(typeof s.heapStatistics[k], 'number', k)
+  for (const k of ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'])
+    assert.equal(typeof s.memoryUsage[k], 'number', k)
+  for (const k of ['total_heap_size', 'used_heap_size', 'heap_size_limit'])
+    assert.equal(typeof s.heapStatistics[k], 'number', k)
   assert.equal(s.rawBytes, out.rawBytes)
   assert.equal(s.bytes, out.bytes)
   assert.equal(s.stallMs, out.stallMs)
@@ -48,7 +50,8 @@ test('files are mode 0600 and the sidecar has every listed field', () => {
 test('path, dir, HEAPSNAP_DIR, compress and sidecar options', () => {
   const dir = tmpdir('opts')
   const envDir = tmpdir('envdir')
-  const out = runNodeOk(`
+  const out = runNodeOk(
+    `
     (async () => {
       const a = await heapsnap.snapshot({ path: ${JSON.stringify(path.join(dir, 'exact.heapsnapshot'))} });
       const b = await heapsnap.snapshot({ path: ${JSON.stringify(path.join(dir, 'exact2.heapsnapshot.gz'))}, sidecar: false });
@@ -57,7 +60,9 @@ test('path, dir, HEAPSNAP_DIR, compress and sidecar options', () => {
       const d = await heapsnap.snapshot({ path: 'relative.heapsnapshot', compress: 'gzip' });
       console.log(JSON.stringify({ a, b, c, d }));
     })();
-  `, { env: { HEAPSNAP_DIR: envDir } })
+  `,
+    { env: { HEAPSNAP_DIR: envDir } },
+  )
   assert.equal(out.a.compression, 'none', 'an exact path without .gz is plain')
   assert.equal(out.a.level, null)
   assert.equal(isGzip(out.a.path), false)
@@ -87,7 +92,10 @@ test('ten concurrent snapshot() calls queue and give ten complete, distinct file
   assert.equal(names.length, 20, 'ten snapshots and ten sidecars, no tmp files')
   // Sortable names: the sequence number increases with the call order.
   const seqs = out.paths.map((p) => Number(/-(\d+)\.heapsnapshot/.exec(p)[1]))
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b))
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  )
 })
 
 test('invalid options reject with TypeError/RangeError and a code; nothing is written', async () => {

@@ -5,7 +5,6 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const path = require('node:path')
 const { tmpdir, runNode, runNodeOk, countIn, ROOT } = require('./helpers')
 
 test('main thread and two workers each take their own snapshot; exit code 0', () => {

@@ -9,7 +9,8 @@ const { tmpdir, runNode } = require('./helpers')
 
 test('heapUsedMB 40, stepMB 20: a heap growing to ~90 MB gives exactly 3 snapshots (40, 60, 80)', () => {
   const dir = tmpdir('watch')
-  const res = runNode(`
+  const res = runNode(
+    `
     const results = [];
     const w = heapsnap.watch({
       heapUsedMB: 40, stepMB: 20, intervalMs: 50, dir: ${JSON.stringify(dir)},
@@ -26,10 +27,15 @@ test('heapUsedMB 40, stepMB 20: a heap growing to ~90 MB gives exactly 3 snapsho
         }, 1500);
       }
     }, 40);
-  `, { timeout: 120_000 })
+  `,
+    { timeout: 120_000 },
+  )
   assert.equal(res.status, 0, res.stderr)
   const sidecars = res.json.map((p) => JSON.parse(fs.readFileSync(p, 'utf8')))
-  assert.deepEqual(sidecars.map((s) => s.thresholdMB), [40, 60, 80])
+  assert.deepEqual(
+    sidecars.map((s) => s.thresholdMB),
+    [40, 60, 80],
+  )
   for (const s of sidecars) {
     assert.equal(s.trigger, 'threshold')
     assert.equal(s.metric, 'heapUsed')
@@ -49,5 +55,12 @@ test('watch never keeps the process alive and validates its options', () => {
   `)
   assert.equal(res.status, 0, res.stderr)
   assert.ok(Date.now() - t0 < 5000)
-  assert.deepEqual(res.json, ['ERR_INVALID_ARG_TYPE', 'ERR_MISSING_ARGS', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ARG_VALUE'])
+  assert.deepEqual(res.json, [
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_MISSING_ARGS',
+    'ERR_OUT_OF_RANGE',
+    'ERR_INVALID_ARG_TYPE',
+    'ERR_OUT_OF_RANGE',
+    'ERR_INVALID_ARG_VALUE',
+  ])
 })

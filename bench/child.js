@@ -309,6 +309,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stdout.write(`BENCH_ERROR ${JSON.stringify({ message: String(err && err.stack || err) })}\n`)
+  process.stdout.write(`BENCH_ERROR ${JSON.stringify({ message: String((err && err.stack) || err) })}\n`)
   process.exitCode = 1
 })

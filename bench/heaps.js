@@ -18,9 +18,30 @@ function prng(seed) {
 }
 
 const KINDS = ['user', 'order', 'item', 'session', 'event', 'invoice', 'product', 'address']
-const WORDS = ['GET', 'POST', '/api/v1/users', '/api/v1/orders', 'status=200', 'status=404',
-  'latency_ms', 'request_id', 'trace', 'span', 'user-agent', 'Mozilla/5.0', 'cache=miss',
-  'region=eu-west-1', 'retry', 'upstream', 'timeout', 'ok', 'error', 'debug', 'info', 'warn']
+const WORDS = [
+  'GET',
+  'POST',
+  '/api/v1/users',
+  '/api/v1/orders',
+  'status=200',
+  'status=404',
+  'latency_ms',
+  'request_id',
+  'trace',
+  'span',
+  'user-agent',
+  'Mozilla/5.0',
+  'cache=miss',
+  'region=eu-west-1',
+  'retry',
+  'upstream',
+  'timeout',
+  'ok',
+  'error',
+  'debug',
+  'info',
+  'warn',
+]
 
 function hex(rand, n) {
   let s = ''

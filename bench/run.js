@@ -52,7 +52,16 @@ const TARGETS = { stallRatio: 1.05, bytesRatio: 6, rssDeltaMiB: 64 }
 // Arguments
 
 function parseArgs(argv) {
-  const a = { quick: false, heaps: null, methods: null, repeats: null, out: null, signal: true, reference: true, rebuildHeapdump: false }
+  const a = {
+    quick: false,
+    heaps: null,
+    methods: null,
+    repeats: null,
+    out: null,
+    signal: true,
+    reference: true,
+    rebuildHeapdump: false,
+  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const val = () => {
@@ -73,7 +82,8 @@ function parseArgs(argv) {
     else if (name === '--help' || name === '-h') a.help = true
     else throw new Error(`unknown argument ${arg}`)
   }
-  if (a.repeats !== null && !(Number.isInteger(a.repeats) && a.repeats > 0)) throw new Error('--repeats must be a positive integer')
+  if (a.repeats !== null && !(Number.isInteger(a.repeats) && a.repeats > 0))
+    throw new Error('--repeats must be a positive integer')
   return a
 }
 
@@ -123,7 +133,11 @@ function ensureHeapdump(rebuild) {
     r = run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--no-package-lock'], src)
     if (r.status !== 0) return fail('npm install (node-gyp rebuild)', r)
     if (!fs.existsSync(path.join(src, 'build', 'Release', 'addon.node'))) {
-      return fail('node-gyp rebuild', { status: 0, stdout: r.stdout, stderr: r.stderr + '\nbuild/Release/addon.node not found' })
+      return fail('node-gyp rebuild', {
+        status: 0,
+        stdout: r.stdout,
+        stderr: r.stderr + '\nbuild/Release/addon.node not found',
+      })
     }
     fs.rmSync(cacheDir, { recursive: true, force: true })
     fs.mkdirSync(cacheDir, { recursive: true })
@@ -153,7 +167,13 @@ function maxOldSpace(mb) {
 /** Runs bench/child.js with `config`; resolves with its BENCH_RESULT object or an error. */
 function runChild(config, { nodeArgs = [], env = {}, cwd, timeoutMs = 30 * 60000, onLine } = {}) {
   return new Promise((resolve) => {
-    const args = ['--expose-gc', `--max-old-space-size=${maxOldSpace(config.mb || 16)}`, ...nodeArgs, CHILD, JSON.stringify(config)]
+    const args = [
+      '--expose-gc',
+      `--max-old-space-size=${maxOldSpace(config.mb || 16)}`,
+      ...nodeArgs,
+      CHILD,
+      JSON.stringify(config),
+    ]
     const child = spawn(process.execPath, args, {
       cwd: cwd || REPO,
       env: { ...process.env, ...env },
@@ -186,7 +206,9 @@ function runChild(config, { nodeArgs = [], env = {}, cwd, timeoutMs = 30 * 60000
       const res = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
       if (res) return resolve({ ok: true, result: JSON.parse(res.slice('BENCH_RESULT '.length)) })
       const e = out.split('\n').find((l) => l.startsWith('BENCH_ERROR '))
-      let message = e ? JSON.parse(e.slice('BENCH_ERROR '.length)).message.split('\n')[0] : `exit ${code}${signal ? ' ' + signal : ''}`
+      let message = e
+        ? JSON.parse(e.slice('BENCH_ERROR '.length)).message.split('\n')[0]
+        : `exit ${code}${signal ? ' ' + signal : ''}`
       const tail = err.trim().split('\n').filter(Boolean).slice(-2).join(' | ')
       if (!e && tail) message += `: ${tail}`
       resolve({ ok: false, error: message.slice(0, 300) })
@@ -238,7 +260,12 @@ async function spinOnce(kind, dir, { spinMs, delayMs, heapdumpDir }) {
   })
   if (poller) clearInterval(poller)
   if (!res.ok) return { kind, ok: false, error: res.error }
-  const out = { kind, ok: true, appearMs: appearedAt ? appearedAt - killAt : null, spinEndAfterKillMs: res.result.spinEnd - killAt }
+  const out = {
+    kind,
+    ok: true,
+    appearMs: appearedAt ? appearedAt - killAt : null,
+    spinEndAfterKillMs: res.result.spinEnd - killAt,
+  }
   if (kind === 'heapsnap') {
     const side = fs.readdirSync(dir).find((f) => f.endsWith('.heapsnapshot.gz.json'))
     if (!side) return { kind, ok: false, error: 'no sidecar' }
@@ -356,7 +383,13 @@ function aggregate(heap, runs, methods) {
     const rs = by(m.id)
     if (!rs.length && m.maxMb) continue // not run on this heap (size-limited diagnostic)
     const ok = rs.filter((r) => r.ok).map((r) => r.result)
-    const row = { method: m.id, label: m.label, n: ok.length, attempts: rs.length, errors: rs.filter((r) => !r.ok).map((r) => r.error) }
+    const row = {
+      method: m.id,
+      label: m.label,
+      n: ok.length,
+      attempts: rs.length,
+      errors: rs.filter((r) => !r.ok).map((r) => r.error),
+    }
     if (ok.length) {
       const med = (k) => median(ok.map((x) => x[k]))
       Object.assign(row, {
@@ -378,7 +411,9 @@ function aggregate(heap, runs, methods) {
       row.bytesRatio = median(paired.map((r) => baseByRep.get(r.rep).bytes / r.result.bytes))
       row.ownCompression = median(ok.map((x) => x.rawBytes / x.bytes))
       // heapsnap's own stallMs against the built-in's blocking call time (both exclude timer jitter)
-      row.reportedRatio = median(paired.filter((r) => r.result.stallMs != null).map((r) => r.result.stallMs / baseByRep.get(r.rep).callMs))
+      row.reportedRatio = median(
+        paired.filter((r) => r.result.stallMs != null).map((r) => r.result.stallMs / baseByRep.get(r.rep).callMs),
+      )
       row.rssDelta = median(paired.map((r) => r.result.rssGrowth - baseByRep.get(r.rep).rssGrowth))
     }
     rows.push(row)
@@ -391,7 +426,11 @@ function loadedRatio(agg) {
   const runs = agg.runs || []
   const base = new Map(runs.filter((r) => r.method === 'builtin-loaded' && r.ok).map((r) => [r.rep, r.result]))
   if (!base.size) return null
-  return median(runs.filter((r) => r.method === 'heapsnap-gzip' && r.ok && base.has(r.rep)).map((r) => r.result.maxGapMs / base.get(r.rep).maxGapMs))
+  return median(
+    runs
+      .filter((r) => r.method === 'heapsnap-gzip' && r.ok && base.has(r.rep))
+      .map((r) => r.result.maxGapMs / base.get(r.rep).maxGapMs),
+  )
 }
 
 function verdicts(agg) {
@@ -419,16 +458,26 @@ function renderReport(ctx) {
   const L = []
   L.push('# heapsnap-native benchmark results')
   L.push('')
-  L.push(`Generated by \`npm run bench${args.quick ? ' -- --quick' : ''}\` (bench/run.js), started ${ctx.date || new Date(START).toISOString()}.`)
+  L.push(
+    `Generated by \`npm run bench${args.quick ? ' -- --quick' : ''}\` (bench/run.js), started ${ctx.date || new Date(START).toISOString()}.`,
+  )
   L.push('')
   L.push('| | |')
   L.push('|---|---|')
   L.push(`| machine | ${machine.cpu}, ${machine.cores} cores, ${machine.ramGiB.toFixed(1)} GiB RAM, ${machine.os} |`)
   L.push(`| Node | ${machine.node} (V8 ${machine.v8}) |`)
-  L.push(`| heapsnap-native | ${machine.heapsnapVersion || '?'} (engine \`${machine.engine || '?'}\`${machine.commit ? `, commit ${machine.commit}` : ''}) |`)
-  L.push(`| heapdump | ${heapdump.ok ? `${HEAPDUMP_VERSION}, ${heapdump.note}` : `**not measured**: ${heapdump.reason}`} |`)
-  L.push(`| run | ${fmtDuration(elapsedMs)} total; repeats per heap: ${plan.map((h) => `${h.name} ×${h.repeats}`).join(', ')} |`)
-  L.push(`| load average (1 min) at each child start | min ${fmtNum(load.min)}, median ${fmtNum(load.median)}, max ${fmtNum(load.max)} |`)
+  L.push(
+    `| heapsnap-native | ${machine.heapsnapVersion || '?'} (engine \`${machine.engine || '?'}\`${machine.commit ? `, commit ${machine.commit}` : ''}) |`,
+  )
+  L.push(
+    `| heapdump | ${heapdump.ok ? `${HEAPDUMP_VERSION}, ${heapdump.note}` : `**not measured**: ${heapdump.reason}`} |`,
+  )
+  L.push(
+    `| run | ${fmtDuration(elapsedMs)} total; repeats per heap: ${plan.map((h) => `${h.name} ×${h.repeats}`).join(', ')} |`,
+  )
+  L.push(
+    `| load average (1 min) at each child start | min ${fmtNum(load.min)}, median ${fmtNum(load.median)}, max ${fmtNum(load.max)} |`,
+  )
   L.push('')
   L.push(
     '**Contention caveat.** This machine has 2 cores and another engineer may have been running ' +
@@ -440,16 +489,28 @@ function renderReport(ctx) {
   L.push('')
   L.push('## Heaps')
   L.push('')
-  L.push('| heap | shape | heapUsed after building (MiB, built-in run) | units | raw snapshot (MB): built-in process | heapsnap process | repeats |')
+  L.push(
+    '| heap | shape | heapUsed after building (MiB, built-in run) | units | raw snapshot (MB): built-in process | heapsnap process | repeats |',
+  )
   L.push('|---|---|---|---|---|---|---|')
   for (const agg of aggs) {
     const b = agg.rows.find((r) => r.method === 'builtin')
-    const desc = { 'small-objects': 'many small objects `{ id, kind, parent, label }`', strings: 'long strings: log-like text, 256 B – 8 KiB each', 'number-arrays': 'arrays of numbers: doubles / small integers, 64–1024 each', 'maps-sets': 'Maps (string keys → small objects) and Sets of integers, 8–64 entries' }[agg.heap.shape] || agg.heap.shape
+    const desc =
+      {
+        'small-objects': 'many small objects `{ id, kind, parent, label }`',
+        strings: 'long strings: log-like text, 256 B – 8 KiB each',
+        'number-arrays': 'arrays of numbers: doubles / small integers, 64–1024 each',
+        'maps-sets': 'Maps (string keys → small objects) and Sets of integers, 8–64 entries',
+      }[agg.heap.shape] || agg.heap.shape
     const hn = agg.rows.find((r) => r.method === 'heapsnap-none')
-    L.push(`| ${heapName(agg.heap)} | ${desc} | ${b && b.n ? fmtMiB(b.heapUsed) : '—'} | ${b && b.n ? b.units : '—'} | ${b && b.n ? fmtMB(b.bytes) : '—'} | ${hn && hn.n ? fmtMB(hn.rawBytes) : '—'} | ${agg.heap.repeats} |`)
+    L.push(
+      `| ${heapName(agg.heap)} | ${desc} | ${b && b.n ? fmtMiB(b.heapUsed) : '—'} | ${b && b.n ? b.units : '—'} | ${b && b.n ? fmtMB(b.bytes) : '—'} | ${hn && hn.n ? fmtMB(hn.rawBytes) : '—'} | ${agg.heap.repeats} |`,
+    )
   }
   L.push('')
-  L.push("The heapsnap process's snapshot is a little larger: its own module (index.js, the napi-rs loader) is in the heap.")
+  L.push(
+    "The heapsnap process's snapshot is a little larger: its own module (index.js, the napi-rs loader) is in the heap.",
+  )
   L.push('')
   L.push('## Results (medians)')
   L.push('')
@@ -461,7 +522,10 @@ function renderReport(ctx) {
     const heapCell = heapName(agg.heap)
     for (const r of agg.rows) {
       if (!r.n) {
-        const why = r.method === 'heapdump' && !heapdump.ok ? `not built: ${heapdump.reason}` : `failed: ${r.errors[0] || 'not run'}`
+        const why =
+          r.method === 'heapdump' && !heapdump.ok
+            ? `not built: ${heapdump.reason}`
+            : `failed: ${r.errors[0] || 'not run'}`
         L.push(`| ${heapCell} | ${r.label} | 0 | ${why.replace(/\|/g, '/')} | | | | | | | | |`)
         continue
       }
@@ -475,22 +539,30 @@ function renderReport(ctx) {
     }
   }
   L.push('')
-  L.push('Columns: see bench/README.md. In short: *JS stall* is the longest gap between two callbacks of a ' +
-    '`setInterval(…, 1)` timer around the dump (the event loop was blocked that long); *stallMs reported* is ' +
-    "heapsnap's own figure; *until durable* runs from the call until the file is fsynced (the harness fsyncs " +
-    "after methods that do not, and counts it); *raw/written* is the method's raw snapshot JSON ÷ its bytes on disk " +
-    "(the compression ratio; the built-in-raw ÷ written ratio is in the targets table); *peak RSS growth* is VmHWM after the dump minus VmHWM before it (VmHWM reset to the " +
-    'current RSS just before, via /proc/self/clear_refs); *raw MB/s* is raw snapshot bytes ÷ time until durable; ' +
-    'ratios and deltas are paired with the built-in run of the same repeat, then the median is taken. MB = 10^6 bytes, MiB = 2^20.')
+  L.push(
+    'Columns: see bench/README.md. In short: *JS stall* is the longest gap between two callbacks of a ' +
+      '`setInterval(…, 1)` timer around the dump (the event loop was blocked that long); *stallMs reported* is ' +
+      "heapsnap's own figure; *until durable* runs from the call until the file is fsynced (the harness fsyncs " +
+      "after methods that do not, and counts it); *raw/written* is the method's raw snapshot JSON ÷ its bytes on disk " +
+      '(the compression ratio; the built-in-raw ÷ written ratio is in the targets table); *peak RSS growth* is VmHWM after the dump minus VmHWM before it (VmHWM reset to the ' +
+      'current RSS just before, via /proc/self/clear_refs); *raw MB/s* is raw snapshot bytes ÷ time until durable; ' +
+      'ratios and deltas are paired with the built-in run of the same repeat, then the median is taken. MB = 10^6 bytes, MiB = 2^20.',
+  )
   L.push('')
-  L.push('## Targets (heapsnap `snapshot({ compress: \'gzip\' })`, default level 2, against the built-in)')
+  L.push("## Targets (heapsnap `snapshot({ compress: 'gzip' })`, default level 2, against the built-in)")
   L.push('')
-  L.push(`Stall ≤ ${TARGETS.stallRatio} × the built-in's; raw bytes / written bytes ≥ ${TARGETS.bytesRatio}; peak RSS growth ≤ the built-in's + ${TARGETS.rssDeltaMiB} MiB.`)
-  L.push('The verdict uses the max-gap stall ratio (the same measure for both methods), gzip\'s own raw ÷ written bytes (the ' +
-    'built-in\'s raw file is a little smaller, since heapsnap\'s own module is not in its heap: shown for reference), and the ' +
-    'median of the paired RSS-growth differences.')
+  L.push(
+    `Stall ≤ ${TARGETS.stallRatio} × the built-in's; raw bytes / written bytes ≥ ${TARGETS.bytesRatio}; peak RSS growth ≤ the built-in's + ${TARGETS.rssDeltaMiB} MiB.`,
+  )
+  L.push(
+    "The verdict uses the max-gap stall ratio (the same measure for both methods), gzip's own raw ÷ written bytes (the " +
+      "built-in's raw file is a little smaller, since heapsnap's own module is not in its heap: shown for reference), and the " +
+      'median of the paired RSS-growth differences.',
+  )
   L.push('')
-  L.push('| heap | stall ratio (max-gap) | stallMs ÷ built-in call time | | raw/written | built-in raw ÷ written | | RSS growth Δ (MiB) | | stall ratio vs the built-in with heapsnap loaded (diagnostic) |')
+  L.push(
+    '| heap | stall ratio (max-gap) | stallMs ÷ built-in call time | | raw/written | built-in raw ÷ written | | RSS growth Δ (MiB) | | stall ratio vs the built-in with heapsnap loaded (diagnostic) |',
+  )
   L.push('|---|---|---|---|---|---|---|---|---|---|')
   for (const agg of aggs) {
     const v = verdicts(agg)
@@ -499,21 +571,28 @@ function renderReport(ctx) {
       continue
     }
     const pf = (x) => (x.pass ? 'PASS' : '**FAIL**')
-    L.push(`| ${heapName(agg.heap)} | ${fmtNum(v.stall.value)} | ${fmtNum(v.stall.reported)} | ${pf(v.stall)} | ${fmtNum(v.bytes.value, 2)} | ${fmtNum(v.bytes.vsBuiltin, 2)} | ${pf(v.bytes)} | ${v.rss.value >= 0 ? '+' : ''}${fmtNum(v.rss.value, 1)} | ${pf(v.rss)} | ${fmtNum(loadedRatio(agg))} |`)
+    L.push(
+      `| ${heapName(agg.heap)} | ${fmtNum(v.stall.value)} | ${fmtNum(v.stall.reported)} | ${pf(v.stall)} | ${fmtNum(v.bytes.value, 2)} | ${fmtNum(v.bytes.vsBuiltin, 2)} | ${pf(v.bytes)} | ${v.rss.value >= 0 ? '+' : ''}${fmtNum(v.rss.value, 1)} | ${pf(v.rss)} | ${fmtNum(loadedRatio(agg))} |`,
+    )
   }
   L.push('')
   // The same raw snapshot through other compressors: is the ratio the data or the implementation?
   const refRows = []
   for (const agg of aggs) {
-    const run = ctx.allRuns.find((r) => r.heap === agg.heap.name && r.method === 'builtin' && r.ok && r.reference && Object.keys(r.reference).length)
+    const run = ctx.allRuns.find(
+      (r) =>
+        r.heap === agg.heap.name && r.method === 'builtin' && r.ok && r.reference && Object.keys(r.reference).length,
+    )
     if (run) refRows.push({ agg, run })
   }
   if (refRows.length) {
     const tools = REFERENCE_TOOLS.map((t) => t.id).filter((id) => refRows.some((x) => x.run.reference[id]))
     L.push('### The same raw snapshot through other compressors')
     L.push('')
-    L.push("The built-in's raw file of the first repeat, compressed by the system's tools (single-threaded; ratio, and time " +
-      "in ms). heapsnap uses flate2's default deflate backend (miniz_oxide); its figures are the medians above.")
+    L.push(
+      "The built-in's raw file of the first repeat, compressed by the system's tools (single-threaded; ratio, and time " +
+        "in ms). heapsnap uses flate2's default deflate backend (miniz_oxide); its figures are the medians above.",
+    )
     L.push('')
     L.push(`| heap | heapsnap gzip (default, 2) | heapsnap gzip 6 | ${tools.join(' | ')} |`)
     L.push(`|---|---|---|${tools.map(() => '---|').join('')}`)
@@ -533,12 +612,18 @@ function renderReport(ctx) {
   // Stall with and without compression: does the writer thread slow the serializer?
   L.push("### heapsnap's reported stall with and without compression")
   L.push('')
-  L.push('Same heap, medians of `stallMs`; the bounded channel (8 MiB in flight) makes V8\'s serializer wait when the writer thread falls behind, so a slower compressor shows up here.')
+  L.push(
+    "Same heap, medians of `stallMs`; the bounded channel (8 MiB in flight) makes V8's serializer wait when the writer thread falls behind, so a slower compressor shows up here.",
+  )
   L.push('')
-  L.push('*CPU ms* is the process\'s user + system CPU time (all threads) from the call until the file is durable: with ' +
-    'fewer free cores than busy threads, the writer thread\'s compression competes with the JS thread for a core.')
+  L.push(
+    "*CPU ms* is the process's user + system CPU time (all threads) from the call until the file is durable: with " +
+      "fewer free cores than busy threads, the writer thread's compression competes with the JS thread for a core.",
+  )
   L.push('')
-  L.push("| heap | stallMs `compress: 'none'` | gzip default (2) | gzip level 6 | gzip 2 / none | gzip 6 / none | CPU ms: built-in | none | gzip 2 | gzip 6 |")
+  L.push(
+    "| heap | stallMs `compress: 'none'` | gzip default (2) | gzip level 6 | gzip 2 / none | gzip 6 / none | CPU ms: built-in | none | gzip 2 | gzip 6 |",
+  )
   L.push('|---|---|---|---|---|---|---|---|---|---|')
   for (const agg of aggs) {
     const g = (id) => agg.rows.find((r) => r.method === id)
@@ -548,7 +633,9 @@ function renderReport(ctx) {
     if (!n || !n.n) continue
     const ratio = (x) => (x && x.n ? fmtNum(x.stallMs / n.stallMs) : '—')
     const cpu = (x) => (x && x.n ? fmtMs(x.cpuMs) : '—')
-    L.push(`| ${heapName(agg.heap)} | ${fmtMs(n.stallMs)} | ${g1 && g1.n ? fmtMs(g1.stallMs) : '—'} | ${g6 && g6.n ? fmtMs(g6.stallMs) : '—'} | ${ratio(g1)} | ${ratio(g6)} | ${cpu(g('builtin'))} | ${cpu(n)} | ${cpu(g1)} | ${cpu(g6)} |`)
+    L.push(
+      `| ${heapName(agg.heap)} | ${fmtMs(n.stallMs)} | ${g1 && g1.n ? fmtMs(g1.stallMs) : '—'} | ${g6 && g6.n ? fmtMs(g6.stallMs) : '—'} | ${ratio(g1)} | ${ratio(g6)} | ${cpu(g('builtin'))} | ${cpu(n)} | ${cpu(g1)} | ${cpu(g6)} |`,
+    )
   }
   L.push('')
   if (signal) {
@@ -562,13 +649,19 @@ function renderReport(ctx) {
         '(both create it before generating the snapshot). The same poll is shown for heapsnap.',
     )
     L.push('')
-    L.push('| handler | n | signal → dump start (ms): median | min | max | signal → file appears (ms), median | dump started before the spin ended |')
+    L.push(
+      '| handler | n | signal → dump start (ms): median | min | max | signal → file appears (ms), median | dump started before the spin ended |',
+    )
     L.push('|---|---|---|---|---|---|---|')
     for (const kind of ['heapsnap', 'heapdump', 'builtin']) {
       const rs = signal.runs.filter((r) => r.kind === kind)
       if (!rs.length) continue
       const ok = rs.filter((r) => r.ok)
-      const name = { heapsnap: 'heapsnap `installSignalHandler()`', heapdump: `heapdump ${HEAPDUMP_VERSION} (SIGUSR2 on require)`, builtin: 'node `--heapsnapshot-signal=SIGUSR2`' }[kind]
+      const name = {
+        heapsnap: 'heapsnap `installSignalHandler()`',
+        heapdump: `heapdump ${HEAPDUMP_VERSION} (SIGUSR2 on require)`,
+        builtin: 'node `--heapsnapshot-signal=SIGUSR2`',
+      }[kind]
       if (!ok.length) {
         L.push(`| ${name} | 0 | failed: ${(rs[0].error || '').replace(/\|/g, '/')} | | | | |`)
         continue
@@ -577,7 +670,8 @@ function renderReport(ctx) {
       const app = median(ok.map((r) => r.appearMs))
       let before
       if (kind === 'heapsnap') before = `${ok.filter((r) => r.startedBeforeSpinEnd).length}/${ok.length}`
-      else before = `${ok.filter((r) => r.appearMs != null && r.appearMs < r.spinEndAfterKillMs).length}/${ok.length} (spin ended ${fmtMs(median(ok.map((r) => r.spinEndAfterKillMs)))} ms after the signal)`
+      else
+        before = `${ok.filter((r) => r.appearMs != null && r.appearMs < r.spinEndAfterKillMs).length}/${ok.length} (spin ended ${fmtMs(median(ok.map((r) => r.spinEndAfterKillMs)))} ms after the signal)`
       L.push(
         `| ${name} | ${ok.length}${ok.length < rs.length ? `/${rs.length}` : ''} | ${lat.length ? fmtNum(median(lat)) : '—'} | ${lat.length ? fmtNum(Math.min(...lat)) : '—'} | ${lat.length ? fmtNum(Math.max(...lat)) : '—'} | ${fmtMs(app)} | ${before} |`,
       )
@@ -586,15 +680,26 @@ function renderReport(ctx) {
   }
   L.push('## Method notes')
   L.push('')
-  L.push('- Each measurement is a fresh `node --expose-gc --max-old-space-size=…` process: build the heap (deterministic: seeded PRNG, fixed counts), `gc()` twice, reset VmHWM, start the 1 ms timer, wait 20 ms, run the one method, wait 50 ms, stop the timer, read VmHWM, stat and delete the file. Only the measured method\'s module is loaded (after a first `require`, before the heap is built).')
-  L.push("- `v8.writeHeapSnapshot`, heapdump, heapsnap `writeSnapshot()` and the inspector session are synchronous; they do not fsync (heapsnap's do), so the harness fsyncs the file after they return and counts that in *until durable*.")
-  L.push("- The inspector method is an in-thread `inspector.Session`: `HeapProfiler.addHeapSnapshotChunk` events appended to a file with `fs.writeSync` as they arrive, then `HeapProfiler.takeHeapSnapshot` (what Clinic / @nearform/heap-profiler do; heap-profiler queues the chunks in a SonicBoom stream instead, which can hold them in memory until the synchronous dispatch returns; that variant is not measured here).")
+  L.push(
+    "- Each measurement is a fresh `node --expose-gc --max-old-space-size=…` process: build the heap (deterministic: seeded PRNG, fixed counts), `gc()` twice, reset VmHWM, start the 1 ms timer, wait 20 ms, run the one method, wait 50 ms, stop the timer, read VmHWM, stat and delete the file. Only the measured method's module is loaded (after a first `require`, before the heap is built).",
+  )
+  L.push(
+    "- `v8.writeHeapSnapshot`, heapdump, heapsnap `writeSnapshot()` and the inspector session are synchronous; they do not fsync (heapsnap's do), so the harness fsyncs the file after they return and counts that in *until durable*.",
+  )
+  L.push(
+    '- The inspector method is an in-thread `inspector.Session`: `HeapProfiler.addHeapSnapshotChunk` events appended to a file with `fs.writeSync` as they arrive, then `HeapProfiler.takeHeapSnapshot` (what Clinic / @nearform/heap-profiler do; heap-profiler queues the chunks in a SonicBoom stream instead, which can hold them in memory until the synchronous dispatch returns; that variant is not measured here).',
+  )
   L.push('- heapsnap `writeSnapshot()` writes plain JSON (no `.gz` suffix), like heapdump.')
-  L.push("- *`v8.writeHeapSnapshot`, heapsnap loaded* (diagnostic, 50 MB heaps): the built-in in a process that has `require`d heapsnap, so its heap holds heapsnap's module (0.2–0.5 MB more snapshot) exactly like heapsnap's own runs: comparing against it separates that footprint from the snapshot mechanism, which matters when the whole snapshot is a few MB.")
-  L.push('- Repeats: fewer for the big heaps (a 500 MB heap of small objects takes about 1.5 min per snapshot and ~12 GiB of peak RSS here), so their figures are single runs (500 MB) or medians of two (200 MB); every method still runs on them.')
+  L.push(
+    "- *`v8.writeHeapSnapshot`, heapsnap loaded* (diagnostic, 50 MB heaps): the built-in in a process that has `require`d heapsnap, so its heap holds heapsnap's module (0.2–0.5 MB more snapshot) exactly like heapsnap's own runs: comparing against it separates that footprint from the snapshot mechanism, which matters when the whole snapshot is a few MB.",
+  )
+  L.push(
+    '- Repeats: fewer for the big heaps (a 500 MB heap of small objects takes about 1.5 min per snapshot and ~12 GiB of peak RSS here), so their figures are single runs (500 MB) or medians of two (200 MB); every method still runs on them.',
+  )
   L.push(`- Files are written to a temporary directory under \`${os.tmpdir()}\` and deleted after each measurement.`)
   const errs = []
-  for (const agg of aggs) for (const r of agg.rows) for (const e of r.errors) errs.push(`${agg.heap.name} ${r.method}: ${e}`)
+  for (const agg of aggs)
+    for (const r of agg.rows) for (const e of r.errors) errs.push(`${agg.heap.name} ${r.method}: ${e}`)
   if (errs.length) {
     L.push('')
     L.push('## Failed runs')
@@ -604,15 +709,21 @@ function renderReport(ctx) {
   L.push('')
   L.push('<details><summary>Every run (raw figures)</summary>')
   L.push('')
-  L.push('| heap | repeat | method | heapUsed (MiB) | max gap (ms) | stallMs | durable (ms) | CPU (ms) | on disk (bytes) | raw (bytes) | RSS growth (MiB) | load avg |')
+  L.push(
+    '| heap | repeat | method | heapUsed (MiB) | max gap (ms) | stallMs | durable (ms) | CPU (ms) | on disk (bytes) | raw (bytes) | RSS growth (MiB) | load avg |',
+  )
   L.push('|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const run of ctx.allRuns) {
     if (!run.ok) {
-      L.push(`| ${run.heap} | ${run.rep} | ${run.method} | failed: ${String(run.error).replace(/\|/g, '/')} | | | | | | | | ${fmtNum(run.load)} |`)
+      L.push(
+        `| ${run.heap} | ${run.rep} | ${run.method} | failed: ${String(run.error).replace(/\|/g, '/')} | | | | | | | | ${fmtNum(run.load)} |`,
+      )
       continue
     }
     const x = run.result
-    L.push(`| ${run.heap} | ${run.rep} | ${run.method} | ${fmtMiB(x.heapUsed)} | ${fmtMs(x.maxGapMs)} | ${fmtMs(x.stallMs)} | ${fmtMs(x.durableMs)} | ${fmtMs(x.cpuMs)} | ${x.bytes} | ${x.rawBytes} | ${fmtMiB(x.rssGrowth)} | ${fmtNum(run.load)} |`)
+    L.push(
+      `| ${run.heap} | ${run.rep} | ${run.method} | ${fmtMiB(x.heapUsed)} | ${fmtMs(x.maxGapMs)} | ${fmtMs(x.stallMs)} | ${fmtMs(x.durableMs)} | ${fmtMs(x.cpuMs)} | ${x.bytes} | ${x.rawBytes} | ${fmtMiB(x.rssGrowth)} | ${fmtNum(run.load)} |`,
+    )
   }
   L.push('')
   L.push('</details>')
@@ -627,7 +738,14 @@ const START = Date.now()
 async function main() {
   const args = parseArgs(process.argv.slice(2))
   if (args.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+    process.stdout.write(
+      fs
+        .readFileSync(__filename, 'utf8')
+        .split('\n')
+        .slice(3, 11)
+        .map((l) => l.replace(/^\/\/ ?/, ''))
+        .join('\n') + '\n',
+    )
     return
   }
   if (args.render) {
@@ -644,8 +762,14 @@ async function main() {
       const m = /^(.+)-(\d+)$/.exec(tok)
       let hs = plan.filter((h) => h.name === tok || h.shape === tok)
       if (!hs.length) hs = all.filter((h) => h.name === tok)
-      if (!hs.length && m) hs = [{ name: tok, shape: m[1], mb: Number(m[2]), repeats: Number(m[2]) >= 500 ? 1 : Number(m[2]) >= 200 ? 2 : 5 }]
-      if (!hs.length) throw new Error(`unknown heap ${tok} (e.g. small-objects, strings, number-arrays, maps-sets, or small-objects-200)`)
+      if (!hs.length && m)
+        hs = [
+          { name: tok, shape: m[1], mb: Number(m[2]), repeats: Number(m[2]) >= 500 ? 1 : Number(m[2]) >= 200 ? 2 : 5 },
+        ]
+      if (!hs.length)
+        throw new Error(
+          `unknown heap ${tok} (e.g. small-objects, strings, number-arrays, maps-sets, or small-objects-200)`,
+        )
       for (const h of hs) if (!picked.some((p) => p.name === h.name)) picked.push({ ...h })
     }
     plan = picked
@@ -653,15 +777,24 @@ async function main() {
   if (args.repeats) for (const h of plan) h.repeats = args.repeats
   let methods = METHODS
   if (args.methods) {
-    for (const m of args.methods) if (!METHODS.some((x) => x.id === m)) throw new Error(`unknown method ${m} (${METHODS.map((x) => x.id).join(', ')})`)
+    for (const m of args.methods)
+      if (!METHODS.some((x) => x.id === m))
+        throw new Error(`unknown method ${m} (${METHODS.map((x) => x.id).join(', ')})`)
     methods = METHODS.filter((m) => m.id === 'builtin' || args.methods.includes(m.id))
   }
   const defaultRun = !args.quick && !args.heaps && !args.methods && !args.repeats
-  const outFile = args.out || (defaultRun ? path.join(__dirname, 'RESULTS.md') : path.join(os.tmpdir(), `heapsnap-bench-RESULTS${args.quick ? '-quick' : ''}.md`))
+  const outFile =
+    args.out ||
+    (defaultRun
+      ? path.join(__dirname, 'RESULTS.md')
+      : path.join(os.tmpdir(), `heapsnap-bench-RESULTS${args.quick ? '-quick' : ''}.md`))
 
   // The addon must load (another engineer may be rebuilding it: retry for a few minutes).
   for (let i = 0; ; i++) {
-    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(REPO)})`], { encoding: 'utf8', env: { ...process.env, NODE_HEAPDUMP_OPTIONS: 'nosignal' } })
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(REPO)})`], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_HEAPDUMP_OPTIONS: 'nosignal' },
+    })
     if (r.status === 0) break
     if (i >= 5) throw new Error(`require('heapsnap-native') fails: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`)
     log('require of the addon failed (being rebuilt?); retrying in 60 s')
@@ -669,7 +802,10 @@ async function main() {
   }
 
   const machine = machineInfo()
-  const heapdump = methods.some((m) => m.id === 'heapdump') || args.signal ? ensureHeapdump(args.rebuildHeapdump) : { ok: false, reason: 'not selected' }
+  const heapdump =
+    methods.some((m) => m.id === 'heapdump') || args.signal
+      ? ensureHeapdump(args.rebuildHeapdump)
+      : { ok: false, reason: 'not selected' }
   log(heapdump.ok ? `heapdump: ${heapdump.note}` : `heapdump: not available: ${heapdump.reason}`)
 
   const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-bench-'))
@@ -683,14 +819,26 @@ async function main() {
   // A method with maxMb runs only on heaps up to that size, unless --methods names it.
   const appliesTo = (m, heap) => !m.maxMb || heap.mb <= m.maxMb || (args.methods && args.methods.includes(m.id))
   const total = plan.reduce((s, h) => s + h.repeats * methods.filter((m) => appliesTo(m, h)).length, 0)
-  log(`plan: ${plan.map((h) => `${h.name}×${h.repeats}`).join(', ')}; methods: ${methods.map((m) => m.id).join(', ')}; ${total} runs; results → ${outFile}`)
+  log(
+    `plan: ${plan.map((h) => `${h.name}×${h.repeats}`).join(', ')}; methods: ${methods.map((m) => m.id).join(', ')}; ${total} runs; results → ${outFile}`,
+  )
   const allRuns = []
   const loads = []
   const aggs = []
   // Raw runs are saved as they come, so a report can be re-rendered (--render) or a crash
   // still leaves the figures.
   const stateFile = path.join(os.tmpdir(), `heapsnap-bench-runs${args.quick ? '-quick' : ''}.json`)
-  const state = { date: new Date(START).toISOString(), machine, heapdump, args, plan, methodIds: methods.map((m) => m.id), allRuns, signal: null, elapsedMs: 0 }
+  const state = {
+    date: new Date(START).toISOString(),
+    machine,
+    heapdump,
+    args,
+    plan,
+    methodIds: methods.map((m) => m.id),
+    allRuns,
+    signal: null,
+    elapsedMs: 0,
+  }
   const saveState = () => {
     state.elapsedMs = Date.now() - START
     fs.writeFileSync(stateFile, JSON.stringify(state, null, 1))
@@ -716,12 +864,26 @@ async function main() {
         else {
           const keep = m.id === 'builtin' && rep === 1 && args.reference
           res = await runChild(
-            { mode: 'method', method: m.id, shape: heap.shape, mb: heap.mb, dir, heapdumpDir: heapdump.ok ? heapdump.dir : null, keep },
+            {
+              mode: 'method',
+              method: m.id,
+              shape: heap.shape,
+              mb: heap.mb,
+              dir,
+              heapdumpDir: heapdump.ok ? heapdump.dir : null,
+              keep,
+            },
             { env: { NODE_HEAPDUMP_OPTIONS: 'nosignal' } },
           )
           if (res.ok && res.result.keptFile) {
             res.reference = referenceCompress(res.result.keptFile)
-            log(`reference compressors on the built-in's raw file: ${Object.entries(res.reference).map(([k, v]) => `${k} ${fmtNum(res.result.bytes / v.bytes)}× in ${v.ms} ms`).join(', ') || 'none available'}`)
+            log(
+              `reference compressors on the built-in's raw file: ${
+                Object.entries(res.reference)
+                  .map(([k, v]) => `${k} ${fmtNum(res.result.bytes / v.bytes)}× in ${v.ms} ms`)
+                  .join(', ') || 'none available'
+              }`,
+            )
           }
         }
         const run = { heap: heap.name, rep, method: m.id, load, ...res }
@@ -731,7 +893,9 @@ async function main() {
         for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true }) // leftovers of a failed run
         if (res.ok) {
           const x = res.result
-          log(`[${done}/${total}] ${heap.name} r${rep} ${m.id}: gap ${fmtMs(x.maxGapMs)} ms${x.stallMs != null ? ` (stallMs ${fmtMs(x.stallMs)})` : ''}, durable ${fmtMs(x.durableMs)} ms, ${fmtMB(x.bytes)} MB, RSS +${fmtMiB(x.rssGrowth)} MiB, load ${load.toFixed(2)}`)
+          log(
+            `[${done}/${total}] ${heap.name} r${rep} ${m.id}: gap ${fmtMs(x.maxGapMs)} ms${x.stallMs != null ? ` (stallMs ${fmtMs(x.stallMs)})` : ''}, durable ${fmtMs(x.durableMs)} ms, ${fmtMB(x.bytes)} MB, RSS +${fmtMiB(x.rssGrowth)} MiB, load ${load.toFixed(2)}`,
+          )
         } else log(`[${done}/${total}] ${heap.name} r${rep} ${m.id}: FAILED ${res.error}`)
       }
     }
@@ -751,9 +915,15 @@ async function main() {
         continue
       }
       for (let i = 0; i < reps[kind]; i++) {
-        const r = await spinOnce(kind, path.join(tmpRoot, `spin-${kind}`), { spinMs: signal.spinMs, delayMs: signal.delayMs, heapdumpDir: heapdump.dir })
+        const r = await spinOnce(kind, path.join(tmpRoot, `spin-${kind}`), {
+          spinMs: signal.spinMs,
+          delayMs: signal.delayMs,
+          heapdumpDir: heapdump.dir,
+        })
         signal.runs.push(r)
-        log(`signal ${kind} #${i + 1}: ${r.ok ? `${r.signalLatencyMs != null ? `signalLatencyMs ${r.signalLatencyMs}, ` : ''}file after ${r.appearMs} ms (spin ended ${r.spinEndAfterKillMs} ms after the signal)` : `FAILED ${r.error}`}`)
+        log(
+          `signal ${kind} #${i + 1}: ${r.ok ? `${r.signalLatencyMs != null ? `signalLatencyMs ${r.signalLatencyMs}, ` : ''}file after ${r.appearMs} ms (spin ended ${r.spinEndAfterKillMs} ms after the signal)` : `FAILED ${r.error}`}`,
+        )
       }
     }
   }
@@ -767,7 +937,13 @@ async function main() {
 /** Aggregates the runs in `state`, writes the report to `outFile` and prints it. */
 function finish(state, outFile) {
   const methods = METHODS.filter((m) => state.methodIds.includes(m.id))
-  const aggs = state.plan.map((heap) => aggregate(heap, state.allRuns.filter((r) => r.heap === heap.name), methods))
+  const aggs = state.plan.map((heap) =>
+    aggregate(
+      heap,
+      state.allRuns.filter((r) => r.heap === heap.name),
+      methods,
+    ),
+  )
   const loads = state.allRuns.map((r) => r.load)
   const load = { min: Math.min(...loads), median: median(loads), max: Math.max(...loads) }
   const report = renderReport({ ...state, aggs, load })

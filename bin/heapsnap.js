@@ -2,14 +2,12 @@
 'use strict'
 
 // heapsnap: DevTools' Summary, Comparison and Retainers views in the terminal, for plain and
-// gzip snapshots of any size. The analysis runs in Rust (see analyze.js); this file parses the
+// gzip snapshots of any size. The analysis runs in Rust (see lib/analyze.js); this file parses the
 // command line and prints tables, or JSON with --json.
 
-// The CLI only reads files: it must not arm heapdump's SIGUSR2 trigger in its own process.
-process.env.NODE_HEAPDUMP_OPTIONS = 'nosignal'
-
+// Only the analyzer is loaded: the CLI arms no signal and hooks nothing.
 const { parseArgs } = require('node:util')
-const heapsnap = require('../index.js')
+const heapsnap = require('../lib/analyze.js')
 const { version } = require('../package.json')
 
 const USAGE = `heapsnap ${version}: heap snapshot analysis without DevTools (plain or .gz files)
@@ -109,8 +107,10 @@ function clip(name, max = 60) {
 }
 
 function describeFile(f) {
-  return `${f.path} (${f.gzip ? 'gzip, ' : ''}${bytes(f.fileSize)}): ${group(f.nodeCount)} nodes, ` +
+  return (
+    `${f.path} (${f.gzip ? 'gzip, ' : ''}${bytes(f.fileSize)}): ${group(f.nodeCount)} nodes, ` +
     `${group(f.edgeCount)} edges, ${bytes(f.totalSize)} in all`
+  )
 }
 
 function summaryTable(classes, total) {
@@ -130,8 +130,10 @@ function summaryTable(classes, total) {
 function printSummary(r, top) {
   console.log(describeFile(r.file))
   const t = r.timings
-  console.log(`analysed in ${((t.readMs + t.dominatorsMs + t.aggregateMs) / 1000).toFixed(2)} s ` +
-    `(read ${(t.readMs / 1000).toFixed(2)} s, dominators ${(t.dominatorsMs / 1000).toFixed(2)} s); sizes in bytes\n`)
+  console.log(
+    `analysed in ${((t.readMs + t.dominatorsMs + t.aggregateMs) / 1000).toFixed(2)} s ` +
+      `(read ${(t.readMs / 1000).toFixed(2)} s, dominators ${(t.dominatorsMs / 1000).toFixed(2)} s); sizes in bytes\n`,
+  )
   console.log(summaryTable(r.classes.slice(0, top), r.file.totalSize))
   if (r.classes.length > top) console.log(`… ${group(r.classes.length - top)} more classes (--top N)`)
 }
@@ -141,18 +143,20 @@ function printDiff(r, top) {
   console.log(`target: ${describeFile(r.target)}\n`)
   if (r.classes.length === 0) console.log('No objects were allocated or freed between the two snapshots.')
   else {
-    console.log(table(
-      [
-        { title: 'Class', value: (d) => clip(d.name) },
-        { title: '# New', right: true, value: (d) => group(d.newCount) },
-        { title: '# Deleted', right: true, value: (d) => group(d.deletedCount) },
-        { title: '# Delta', right: true, value: (d) => signed(d.deltaCount) },
-        { title: 'Alloc. Size', right: true, value: (d) => group(d.allocSize) },
-        { title: 'Freed Size', right: true, value: (d) => group(d.freedSize) },
-        { title: 'Size Delta', right: true, value: (d) => signed(d.sizeDelta) },
-      ],
-      r.classes.slice(0, top),
-    ))
+    console.log(
+      table(
+        [
+          { title: 'Class', value: (d) => clip(d.name) },
+          { title: '# New', right: true, value: (d) => group(d.newCount) },
+          { title: '# Deleted', right: true, value: (d) => group(d.deletedCount) },
+          { title: '# Delta', right: true, value: (d) => signed(d.deltaCount) },
+          { title: 'Alloc. Size', right: true, value: (d) => group(d.allocSize) },
+          { title: 'Freed Size', right: true, value: (d) => group(d.freedSize) },
+          { title: 'Size Delta', right: true, value: (d) => signed(d.sizeDelta) },
+        ],
+        r.classes.slice(0, top),
+      ),
+    )
     if (r.classes.length > top) console.log(`… ${group(r.classes.length - top)} more classes (--top N)`)
   }
   console.log('')
@@ -161,20 +165,26 @@ function printDiff(r, top) {
     if (r.allocatedBetween.length === 0) console.log('(none)')
     else console.log(summaryTable(r.allocatedBetween.slice(0, top), r.target.totalSize))
   } else {
-    console.log('The files do not look like two snapshots of one process (only ' +
-      `${(100 * r.sameProcessScore).toFixed(1)}% of the object ids found in both name objects of the same class), ` +
-      'so there is no "allocated between" view; --same-process forces it.')
+    console.log(
+      'The files do not look like two snapshots of one process (only ' +
+        `${(100 * r.sameProcessScore).toFixed(1)}% of the object ids found in both name objects of the same class), ` +
+        'so there is no "allocated between" view; --same-process forces it.',
+    )
   }
 }
 
 function printRetainers(r) {
   console.log(describeFile(r.file))
-  console.log(`${r.className}: ${group(r.count)} objects, shallow ${group(r.shallowSize)} B, ` +
-    `retained ${group(r.retainedSize)} B\n`)
+  console.log(
+    `${r.className}: ${group(r.count)} objects, shallow ${group(r.shallowSize)} B, ` +
+      `retained ${group(r.retainedSize)} B\n`,
+  )
   r.paths.forEach((p, i) => {
     const o = p.object
-    console.log(`#${i + 1} ${o.name} @${o.id}: self ${group(o.selfSize)} B, retained ${group(o.retainedSize)} B` +
-      (o.distance === undefined ? ', unreachable' : `, distance ${o.distance}`))
+    console.log(
+      `#${i + 1} ${o.name} @${o.id}: self ${group(o.selfSize)} B, retained ${group(o.retainedSize)} B` +
+        (o.distance === undefined ? ', unreachable' : `, distance ${o.distance}`),
+    )
     if (p.path.length === 0) {
       console.log('   (no retainer path: held only by weak references, or garbage the snapshot still listed)')
     } else {
@@ -233,7 +243,9 @@ async function main(argv) {
       })
       emit(r, printRetainers)
       if (r.count === 0) {
-        console.error(`heapsnap: no objects of class '${args[1]}' in ${args[0]} (class names are case-sensitive; see heapsnap summary)`)
+        console.error(
+          `heapsnap: no objects of class '${args[1]}' in ${args[0]} (class names are case-sensitive; see heapsnap summary)`,
+        )
         process.exitCode = 1
       }
       return
@@ -241,7 +253,9 @@ async function main(argv) {
     case 'inflate': {
       want([1, 2], 'inflate <file.gz> [out] [--force]')
       const r = await heapsnap.inflate(args[0], args[1], { force: values.force, progress })
-      return emit(r, (x) => console.log(`${x.output}: ${group(x.bytesOut)} bytes (from ${group(x.bytesIn)} gzip bytes)`))
+      return emit(r, (x) =>
+        console.log(`${x.output}: ${group(x.bytesOut)} bytes (from ${group(x.bytesIn)} gzip bytes)`),
+      )
     }
     default:
       throw new UsageError(`unknown command '${command}' (summary, diff, retainers, inflate)`)

@@ -60,9 +60,10 @@ async function main() {
 
   // Some traffic: 20,000 requests, 50 at a time.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 50 })
-  const get = () => new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject)
-  })
+  const get = () =>
+    new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject)
+    })
   for (let i = 0; i < 10000; i += 50) await Promise.all(Array.from({ length: 50 }, get))
   const baseline = await heapsnap.snapshot({ dir })
   const leakedAtBaseline = cache.size
@@ -73,7 +74,9 @@ async function main() {
 
   const r = await heapsnap.snapshot({ dir })
   console.log(`\nsnapshot()      ${r.path}`)
-  console.log(`  raw ${mb(r.rawBytes)} -> written ${mb(r.bytes)} (${(r.rawBytes / r.bytes).toFixed(1)}x smaller, ${r.compression} level ${r.level})`)
+  console.log(
+    `  raw ${mb(r.rawBytes)} -> written ${mb(r.bytes)} (${(r.rawBytes / r.bytes).toFixed(1)}x smaller, ${r.compression} level ${r.level})`,
+  )
   console.log(`  stallMs ${r.stallMs.toFixed(1)}, totalMs ${r.totalMs.toFixed(1)}, sidecar ${r.sidecar}`)
   console.log(`  LeakedSession instances in the file: ${countInstances(r.path, 'LeakedSession')}`)
 
@@ -96,7 +99,9 @@ async function main() {
   const d = await heapsnap.diff(baseline.path, r.path, { top: 3 })
   console.log('\nheapsnap diff baseline end (top 3 by size delta):')
   for (const c of d.classes) {
-    console.log(`  ${c.name.padEnd(16)} # New ${c.newCount}  # Deleted ${c.deletedCount}  # Delta ${c.deltaCount}  Size Delta ${c.sizeDelta}`)
+    console.log(
+      `  ${c.name.padEnd(16)} # New ${c.newCount}  # Deleted ${c.deletedCount}  # Delta ${c.deltaCount}  Size Delta ${c.sizeDelta}`,
+    )
   }
   console.log(`  expected # Delta for LeakedSession: ${cache.size - leakedAtBaseline}`)
   const ret = await heapsnap.retainers(r.path, 'LeakedSession', { paths: 1 })

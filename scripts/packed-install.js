@@ -58,7 +58,11 @@ for (const f of listing) {
 const realNpm = fs.realpathSync(run('sh', ['-c', 'command -v npm']))
 fs.symlinkSync(process.execPath, path.join(bin, 'node'))
 fs.symlinkSync(realNpm, path.join(bin, 'npm'))
-const env = { HOME: process.env.HOME, PATH: bin, npm_config_cache: process.env.npm_config_cache || path.join(os.homedir(), '.npm') }
+const env = {
+  HOME: process.env.HOME,
+  PATH: bin,
+  npm_config_cache: process.env.npm_config_cache || path.join(os.homedir(), '.npm'),
+}
 for (const tool of ['cargo', 'rustc', 'cc', 'gcc', 'python3', 'python', 'make', 'node-gyp']) {
   const r = spawnSync('sh', ['-c', `command -v ${tool}`], { env })
   if (r.status === 0) throw new Error(`${tool} is reachable on the restricted PATH`)
@@ -66,21 +70,38 @@ for (const tool of ['cargo', 'rustc', 'cc', 'gcc', 'python3', 'python', 'make', 
 
 // 3. Install from the tarballs.
 fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
-run(path.join(bin, 'npm'), ['install', '--no-audit', '--no-fund', '--ignore-scripts=false',
-  path.join(tarballs, mainTgz), path.join(tarballs, platTgz)], { cwd: app, env })
+run(
+  path.join(bin, 'npm'),
+  [
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--ignore-scripts=false',
+    path.join(tarballs, mainTgz),
+    path.join(tarballs, platTgz),
+  ],
+  { cwd: app, env },
+)
 const installed = path.join(app, 'node_modules', `heapsnap-native-${platform}`, addonName)
 if (!fs.existsSync(installed) || !fs.readFileSync(installed).equals(fs.readFileSync(addon))) {
   throw new Error(`${installed} is not the binary built here`)
 }
 
 // 4. Use it.
-const out = run(path.join(bin, 'node'), ['-e', `
+const out = run(
+  path.join(bin, 'node'),
+  [
+    '-e',
+    `
   const heapsnap = require('heapsnap-native');
   class PackedMarker {}
   globalThis.keep = Array.from({ length: 4321 }, () => new PackedMarker());
   const ok = heapsnap.writeSnapshot('packed.heapsnapshot.gz', (err) => { if (err) throw err });
   console.log(JSON.stringify({ ok, engine: heapsnap.capabilities().engine }));
-`], { cwd: app, env })
+`,
+  ],
+  { cwd: app, env },
+)
 const res = JSON.parse(out.split('\n').pop())
 const snap = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(app, 'packed.heapsnapshot.gz'))).toString('latin1'))
 const meta = snap.snapshot.meta
@@ -96,8 +117,12 @@ console.log(`packed install: ok=${res.ok}, engine=${res.engine}, PackedMarker in
 if (!res.ok || res.engine !== 'native' || n !== 4321) throw new Error('packed install check failed')
 
 // 5. The `heapsnap` command the package installs reads the same file.
-const summary = JSON.parse(run(path.join(app, 'node_modules', '.bin', 'heapsnap'),
-  ['summary', 'packed.heapsnapshot.gz', '--json'], { cwd: app, env }))
+const summary = JSON.parse(
+  run(path.join(app, 'node_modules', '.bin', 'heapsnap'), ['summary', 'packed.heapsnapshot.gz', '--json'], {
+    cwd: app,
+    env,
+  }),
+)
 const row = summary.classes.find((c) => c.name === 'PackedMarker')
 console.log(`packed install: heapsnap summary counts ${row && row.count} PackedMarker`)
 if (!row || row.count !== 4321) throw new Error('the installed heapsnap command failed')

@@ -46,7 +46,10 @@ function nodeBinary(major) {
   if (fs.existsSync(bin)) return bin
   fs.mkdirSync(dir, { recursive: true })
   const version = latest(major)
-  const tgz = sh(npm, ['pack', `${pkgName}@${version}`, '--silent'], { cwd: dir }).trim().split('\n').pop()
+  const tgz = sh(npm, ['pack', `${pkgName}@${version}`, '--silent'], { cwd: dir })
+    .trim()
+    .split('\n')
+    .pop()
   sh('tar', ['xzf', tgz], { cwd: dir })
   fs.rmSync(path.join(dir, tgz))
   return bin
@@ -57,7 +60,10 @@ if (!addon) {
   console.error('test-matrix: build the addon first (npm run build)')
   process.exit(1)
 }
-const tests = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.js')).sort()
+const tests = fs
+  .readdirSync(path.join(root, '__test__'))
+  .filter((f) => f.endsWith('.test.js'))
+  .sort()
   .map((f) => path.join('__test__', f))
 
 const rows = []
@@ -82,12 +88,26 @@ for (const major of majors) {
   const pass = /^# pass (\d+)/m.exec(out)?.[1] ?? '?'
   const fail = /^# fail (\d+)/m.exec(out)?.[1] ?? '?'
   for (const line of out.split('\n')) if (/^not ok|^# (pass|fail)/.test(line)) console.log(line)
-  if (r.status !== 0) console.log(out.split('\n').filter((l) => /^\s+(error|expected|actual|message):/.test(l)).join('\n'))
-  rows.push({ major, version, result: r.status === 0 ? 'pass' : 'FAIL', pass, fail, secs: ((Date.now() - t0) / 1000).toFixed(0) })
+  if (r.status !== 0)
+    console.log(
+      out
+        .split('\n')
+        .filter((l) => /^\s+(error|expected|actual|message):/.test(l))
+        .join('\n'),
+    )
+  rows.push({
+    major,
+    version,
+    result: r.status === 0 ? 'pass' : 'FAIL',
+    pass,
+    fail,
+    secs: ((Date.now() - t0) / 1000).toFixed(0),
+  })
 }
 
 console.log('\n| Node | tests passed | tests failed | result | time |')
 console.log('|---|---|---|---|---|')
-for (const r of rows) console.log(`| ${r.version} | ${r.pass ?? '-'} | ${r.fail ?? '-'} | ${r.result} | ${r.secs ?? '-'} s |`)
+for (const r of rows)
+  console.log(`| ${r.version} | ${r.pass ?? '-'} | ${r.fail ?? '-'} | ${r.result} | ${r.secs ?? '-'} s |`)
 console.log(`\naddon: ${addon}, built once, loaded unchanged by every version`)
 process.exit(rows.every((r) => r.result === 'pass') ? 0 : 1)

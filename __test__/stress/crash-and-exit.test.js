@@ -7,9 +7,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { tmpdir, spawnNode, runNode, runNodeOk, countIn, ls, ROOT } = require('../helpers')
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const { tmpdir, sleep, spawnNode, runNode, runNodeOk, countIn, ls, ROOT } = require('../helpers')
 
 test('kill -9 mid-dump: no final-named file, only a 0600 tmp, removed by the next dump there', async () => {
   const dir = tmpdir('kill9')
@@ -31,10 +29,15 @@ test('kill -9 mid-dump: no final-named file, only a 0600 tmp, removed by the nex
   await new Promise((resolve) => child.once('exit', resolve))
   const left = ls(dir)
   assert.equal(left.filter((f) => /\.heapsnapshot(\.gz)?$/.test(f)).length, 0, `no final-named file: ${left}`)
-  assert.ok(left.every((f) => f.endsWith('.tmp')), `only tmp files remain: ${left}`)
+  assert.ok(
+    left.every((f) => f.endsWith('.tmp')),
+    `only tmp files remain: ${left}`,
+  )
   for (const f of left) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f} is 0600`)
   // The next dump into the same directory removes the dead process's tmp file.
-  const next = runNodeOk(`heapsnap.snapshot({ dir: ${JSON.stringify(dir)} }).then((r) => console.log(JSON.stringify(r.path)))`)
+  const next = runNodeOk(
+    `heapsnap.snapshot({ dir: ${JSON.stringify(dir)} }).then((r) => console.log(JSON.stringify(r.path)))`,
+  )
   assert.deepEqual(ls(dir).sort(), [path.basename(next), `${path.basename(next)}.json`].sort())
 })
 
@@ -58,7 +61,8 @@ test('process.exit() while a dump is being written: the exit waits for the final
 
 test('worker.terminate() while that worker is dumping: no crash, no partial final file', () => {
   const dir = tmpdir('terminate')
-  const res = runNode(`
+  const res = runNode(
+    `
     const { Worker } = require('node:worker_threads');
     const w = new Worker(\`
       const heapsnap = require(\${JSON.stringify(${JSON.stringify(ROOT)})});
@@ -68,11 +72,13 @@ test('worker.terminate() while that worker is dumping: no crash, no partial fina
     \`, { eval: true });
     w.on('message', () => setTimeout(() => w.terminate().then((code) => console.log(JSON.stringify({ code }))), 100));
     w.on('error', (e) => console.log(JSON.stringify({ error: e.message })));
-  `, { timeout: 120_000 })
+  `,
+    { timeout: 120_000 },
+  )
   assert.equal(res.status, 0, res.stderr)
   assert.equal(res.signal, null)
   const files = ls(dir)
-  for (const f of files.filter((f) => f.endsWith('.heapsnapshot.gz'))) {
+  for (const f of files.filter((name) => name.endsWith('.heapsnapshot.gz'))) {
     // Any file under the final name must be complete.
     assert.ok(countIn(path.join(dir, f), 'Object') >= 0)
   }

@@ -9,7 +9,8 @@ const { tmpdir, runNode } = require('../helpers')
 
 test('fuzzing the exports with generated arguments', () => {
   const dir = tmpdir('fuzz')
-  const res = runNode(`
+  const res = runNode(
+    `
     const BOOM = 'boom-from-a-getter';
     let seed = 12345;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -59,7 +60,9 @@ test('fuzzing the exports with generated arguments', () => {
       }
       console.log(JSON.stringify({ calls, unexpected: unexpected.slice(0, 5), n: unexpected.length }));
     })();
-  `, { cwd: dir, timeout: 300_000 })
+  `,
+    { cwd: dir, timeout: 300_000 },
+  )
   assert.equal(res.signal, null, `no crash: ${res.stderr}`)
   assert.equal(res.status, 0, res.stderr)
   console.log(`# ${res.json.calls} fuzzed calls`)

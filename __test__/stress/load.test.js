@@ -37,8 +37,10 @@ test('HTTP server under load with a dump every 3 s: 0 errors, 0 non-2xx, survive
   const alive = busy.child.exitCode === null
   busy.child.kill()
   const dumps = ls(dir).filter((f) => f.endsWith('.heapsnapshot.gz')).length
-  console.log(`# without dumps: ${baseline.requests.total} requests, p99 ${baseline.latency.p99} ms; ` +
-    `with ${dumps} dumps: ${withDumps.requests.total} requests, p99 ${withDumps.latency.p99} ms, max ${withDumps.latency.max} ms`)
+  console.log(
+    `# without dumps: ${baseline.requests.total} requests, p99 ${baseline.latency.p99} ms; ` +
+      `with ${dumps} dumps: ${withDumps.requests.total} requests, p99 ${withDumps.latency.p99} ms, max ${withDumps.latency.max} ms`,
+  )
   assert.ok(alive, 'the server survived')
   assert.ok(dumps >= 2, `${dumps} dumps taken`)
   for (const r of [baseline, withDumps]) {

@@ -8,7 +8,8 @@ const { tmpdir, runNodeOk } = require('../helpers')
 
 test('200 dumps in a row: RSS back in its baseline band, file descriptors stable', () => {
   const dir = tmpdir('soak')
-  const out = runNodeOk(`
+  const out = runNodeOk(
+    `
     const fs = require('node:fs');
     const fds = () => fs.readdirSync('/proc/self/fd').length;
     const rss = () => process.memoryUsage.rss();
@@ -29,9 +30,13 @@ test('200 dumps in a row: RSS back in its baseline band, file descriptors stable
       }
       console.log(JSON.stringify({ base, samples, end: { rss: rss(), fds: fds() } }));
     })();
-  `, { timeout: 600_000 })
+  `,
+    { timeout: 600_000 },
+  )
   const mb = (b) => (b / 2 ** 20).toFixed(1)
-  console.log(`# RSS baseline ${mb(out.base.rss)} MiB, samples ${out.samples.map((s) => mb(s.rss)).join(' ')} MiB; fds ${out.base.fds} -> ${out.end.fds}`)
+  console.log(
+    `# RSS baseline ${mb(out.base.rss)} MiB, samples ${out.samples.map((s) => mb(s.rss)).join(' ')} MiB; fds ${out.base.fds} -> ${out.end.fds}`,
+  )
   for (const s of out.samples) assert.equal(s.fds, out.base.fds, 'no file descriptor leak')
   // A leak of one snapshot's buffers per dump would add >= 1 MiB per dump (200+ MiB here).
   const growth = out.end.rss - out.base.rss

@@ -7,14 +7,14 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { tmpdir, spawnNode, runNode, countIn, ls } = require('../helpers')
+const { tmpdir, sleep, spawnNode, countIn, ls } = require('../helpers')
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const isSnap = (f) => /\.heapsnapshot(\.gz)?$/.test(f)
 
 test('signals during a near-heap-limit dump: no crash, the near-limit file is complete', async () => {
   const dir = tmpdir('nhl-signals')
-  const child = spawnNode(`
+  const child = spawnNode(
+    `
     const v8 = require('node:v8');
     heapsnap.onNearHeapLimit({ dir: ${JSON.stringify(dir)}, quiet: true });
     heapsnap.installSignalHandler({ dir: ${JSON.stringify(dir)}, quiet: true });
@@ -28,9 +28,13 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
         if (h.used_heap_size > 0.7 * h.heap_size_limit) { told = true; require('node:fs').writeSync(1, 'near\\n') }
       }
     }
-  `, { args: ['--max-old-space-size=96'] })
+  `,
+    { args: ['--max-old-space-size=96'] },
+  )
   let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
   // Wait for "near" or for the end: a child that dies first must fail the assertions below, not
   // leave this test waiting on a stream that will never speak (seen once under load).
@@ -42,7 +46,9 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
   // A bounded storm (2 s) that starts as the heap nears its limit, so it overlaps the
   // near-heap-limit dump; an endless one would keep re-arming signal dumps forever.
   for (let i = 0; i < 200 && child.exitCode === null && child.signalCode === null; i++) {
-    try { child.kill('SIGUSR2') } catch {}
+    try {
+      child.kill('SIGUSR2')
+    } catch {}
     await sleep(10)
   }
   const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 150_000))
@@ -52,7 +58,9 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
   assert.ok(end.code !== 0 || end.signal, `the process ended in OOM as expected\n${stderr.slice(-2000)}`)
   const files = ls(dir)
   assert.equal(files.filter((f) => f.endsWith('.tmp')).length, 0, `${files}`)
-  const sidecars = files.filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
+  const sidecars = files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
   const nhl = sidecars.filter((s) => s.trigger === 'near-heap-limit')
   console.log(`# ${sidecars.length - nhl.length} signal dumps around the near-heap-limit dump`)
   assert.equal(nhl.length, 1, `one near-heap-limit dump among ${sidecars.map((s) => s.trigger)}`)
@@ -70,10 +78,19 @@ test('snapshot() during a signal dump: both files complete and distinct', async 
     const end = Date.now() + 400; while (Date.now() < end) {}   // the signal dump runs in here
     heapsnap.snapshot({ dir: ${JSON.stringify(dir)} }).then((r) => { console.log(JSON.stringify(r.path)); process.exit(0) });
   `)
-  const out = await new Promise((resolve) => { let s = ''; child.stdout.on('data', (d) => { s += d }); child.once('exit', () => resolve(s)) })
+  const out = await new Promise((resolve) => {
+    let s = ''
+    child.stdout.on('data', (d) => {
+      s += d
+    })
+    child.once('exit', () => resolve(s))
+  })
   const files = ls(dir).filter(isSnap)
   assert.equal(files.length, 2, `${ls(dir)}`)
-  const triggers = ls(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).trigger).sort()
+  const triggers = ls(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).trigger)
+    .sort()
   assert.deepEqual(triggers, ['api', 'signal'])
   for (const f of files) assert.ok(countIn(path.join(dir, f), 'Object') > 100000, f)
   assert.match(out, /heapsnapshot\.gz/)
@@ -89,7 +106,13 @@ test('1000 signals while JS spins: one or two dumps, the process keeps running',
   `)
   await new Promise((resolve) => child.stdout.once('data', resolve))
   for (let i = 0; i < 1000; i++) process.kill(child.pid, 'SIGUSR2')
-  const out = await new Promise((resolve) => { let s = ''; child.stdout.on('data', (d) => { s += d }); child.once('exit', (code) => resolve({ s, code })) })
+  const out = await new Promise((resolve) => {
+    let s = ''
+    child.stdout.on('data', (d) => {
+      s += d
+    })
+    child.once('exit', (code) => resolve({ s, code }))
+  })
   assert.equal(out.code, 0)
   assert.match(out.s, /alive/)
   const n = ls(dir).filter(isSnap).length

@@ -57,11 +57,15 @@ function ensureMemlab() {
   console.error(`installing @memlab/core@${MEMLAB_VERSION} into ${MEMLAB_DIR} …`)
   fs.mkdirSync(MEMLAB_DIR, { recursive: true })
   fs.writeFileSync(path.join(MEMLAB_DIR, 'package.json'), '{"private":true}\n')
-  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--save-exact', `@memlab/core@${MEMLAB_VERSION}`], {
-    cwd: MEMLAB_DIR,
-    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1', PUPPETEER_SKIP_CHROMIUM_DOWNLOAD: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
+  run(
+    'npm',
+    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--save-exact', `@memlab/core@${MEMLAB_VERSION}`],
+    {
+      cwd: MEMLAB_DIR,
+      env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1', PUPPETEER_SKIP_CHROMIUM_DOWNLOAD: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  )
   return MEMLAB_VERSION
 }
 
@@ -109,7 +113,9 @@ function ensureSnapshots(a) {
       const file = path.join(dir, `${name}.heapsnapshot`)
       if (!fs.existsSync(file)) {
         console.error(`generating ${file} …`)
-        run(process.execPath, ['--max-old-space-size=8192', '-e', make(scale, file)], { stdio: ['ignore', 'ignore', 'inherit'] })
+        run(process.execPath, ['--max-old-space-size=8192', '-e', make(scale, file)], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        })
       }
       files.push(file)
     }
@@ -178,11 +184,16 @@ function main() {
     const bad = disagreements(plain.classes, m.classes)
     const diffRule = disagreements(devtools.classes, m.classes)
     const f = plain.file
-    lines.push(`| ${path.basename(file)} (${mb(f.fileSize)} MiB) | ${f.nodeCount.toLocaleString('en-US')} / ${f.edgeCount.toLocaleString('en-US')} | ` +
-      `${s(m.wallMs)} s | ${mb(m.peakRss)} MiB | ${s(plain.wallMs)} s | ${mb(plain.peakRss)} MiB | ` +
-      `${(m.wallMs / plain.wallMs).toFixed(1)}× faster | ${(100 * plain.peakRss / m.peakRss).toFixed(0)}% of memlab's | ` +
-      `${bad.length === 0 ? `all ${Math.min(TOP, plain.classes.length)} agree exactly` : `${bad.length} differ`} | ` +
-      `${diffRule.length}: ${diffRule.slice(0, 6).map((d) => d.name).join(', ')}${diffRule.length > 6 ? ', …' : ''} |`)
+    lines.push(
+      `| ${path.basename(file)} (${mb(f.fileSize)} MiB) | ${f.nodeCount.toLocaleString('en-US')} / ${f.edgeCount.toLocaleString('en-US')} | ` +
+        `${s(m.wallMs)} s | ${mb(m.peakRss)} MiB | ${s(plain.wallMs)} s | ${mb(plain.peakRss)} MiB | ` +
+        `${(m.wallMs / plain.wallMs).toFixed(1)}× faster | ${((100 * plain.peakRss) / m.peakRss).toFixed(0)}% of memlab's | ` +
+        `${bad.length === 0 ? `all ${Math.min(TOP, plain.classes.length)} agree exactly` : `${bad.length} differ`} | ` +
+        `${diffRule.length}: ${diffRule
+          .slice(0, 6)
+          .map((d) => d.name)
+          .join(', ')}${diffRule.length > 6 ? ', …' : ''} |`,
+    )
     console.error(`  top-${TOP} disagreements (devtoolsRules false): ${bad.length}`)
     for (const d of bad) console.error(`    ${JSON.stringify(d)}`)
     details.push({ file, bad, diffRule })
@@ -191,17 +202,24 @@ function main() {
   for (const d of details) {
     if (d.bad.length === 0 && d.diffRule.length === 0) continue
     lines.push(`## ${path.basename(d.file)}: rows that differ`, '')
-    lines.push('| class | rule | heapsnap count / shallow / retained | memlab count / shallow / retained |', '|---|---|---|---|')
+    lines.push(
+      '| class | rule | heapsnap count / shallow / retained | memlab count / shallow / retained |',
+      '|---|---|---|---|',
+    )
     const fmt = (c) => (c ? `${c.count} / ${c.shallowSize} / ${c.retainedSize}` : 'absent')
     for (const x of d.bad) lines.push(`| ${x.name} | devtoolsRules: false | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
-    for (const x of d.diffRule.slice(0, 12)) lines.push(`| ${x.name} | DevTools rule | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
+    for (const x of d.diffRule.slice(0, 12))
+      lines.push(`| ${x.name} | DevTools rule | ${fmt(x.ours)} | ${fmt(x.memlab)} |`)
     lines.push('')
   }
-  lines.push('With `devtoolsRules: false` both tools compute the same graph (weak edges and shortcut edges ' +
-    'not retaining, unreachable nodes hung off the root). With the DevTools page-owned rule (heapsnap\'s ' +
-    'default), objects reachable from the global object are credited to it rather than to the root, so ' +
-    '`global` and the classes on the way to it retain more, as in Chrome DevTools; memlab does not apply ' +
-    'the rule on Node.js snapshots.', '')
+  lines.push(
+    'With `devtoolsRules: false` both tools compute the same graph (weak edges and shortcut edges ' +
+      "not retaining, unreachable nodes hung off the root). With the DevTools page-owned rule (heapsnap's " +
+      'default), objects reachable from the global object are credited to it rather than to the root, so ' +
+      '`global` and the classes on the way to it retain more, as in Chrome DevTools; memlab does not apply ' +
+      'the rule on Node.js snapshots.',
+    '',
+  )
   fs.writeFileSync(a.out, lines.join('\n'))
   console.log(lines.join('\n'))
 }

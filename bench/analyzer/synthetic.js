@@ -47,8 +47,23 @@ function args(argv) {
   return a
 }
 
-const NODE_TYPES = ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number',
-  'native', 'synthetic', 'concatenated string', 'sliced string', 'symbol', 'bigint', 'object shape']
+const NODE_TYPES = [
+  'hidden',
+  'array',
+  'string',
+  'object',
+  'code',
+  'closure',
+  'regexp',
+  'number',
+  'native',
+  'synthetic',
+  'concatenated string',
+  'sliced string',
+  'symbol',
+  'bigint',
+  'object shape',
+]
 const EDGE_TYPES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak']
 const T = Object.fromEntries(NODE_TYPES.map((t, i) => [t, i]))
 const E = Object.fromEntries(EDGE_TYPES.map((t, i) => [t, i]))
@@ -88,7 +103,20 @@ function generate(a) {
   const holderAt = (h) => FIXED + h * (1 + 2 * CHAIN)
   const nodeCount = FIXED + holders * (1 + 2 * CHAIN)
   // Strings: fixed names, then one unique string per Leak.
-  const names = ['', 'global', '(GC roots)', 'Array', 'system / Map', 'Holder', 'Leak', 'next', 'name', 'map', 'holders', 'first']
+  const names = [
+    '',
+    'global',
+    '(GC roots)',
+    'Array',
+    'system / Map',
+    'Holder',
+    'Leak',
+    'next',
+    'name',
+    'map',
+    'holders',
+    'first',
+  ]
   const S = Object.fromEntries(names.map((n, i) => [n, i]))
   const strLen = a.stringLength
   const stringSize = 16 + strLen // the self size given to each string node (bytes, like V8's)
@@ -98,12 +126,14 @@ function generate(a) {
   const node = (type, name, id, size, edges) =>
     f === 7 ? `${type},${name},${id},${size},${edges},0,0,\n` : `${type},${name},${id},${size},${edges},0,\n`
   const w = writer(a.out)
-  w.put(`{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"${f === 7 ? ',"trace_node_id"' : ''},"detachedness"],` +
-    `"node_types":[${JSON.stringify(NODE_TYPES)},"string","number","number","number","number"${f === 7 ? ',"number"' : ''}],` +
-    '"edge_fields":["type","name_or_index","to_node"],' +
-    `"edge_types":[${JSON.stringify(EDGE_TYPES)},"string_or_number","node"],` +
-    '"trace_function_info_fields":[],"trace_node_fields":[],"sample_fields":[],"location_fields":[]},' +
-    `"node_count":${nodeCount},"edge_count":${edgeCount},"trace_function_count":0},\n"nodes":[`)
+  w.put(
+    `{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"${f === 7 ? ',"trace_node_id"' : ''},"detachedness"],` +
+      `"node_types":[${JSON.stringify(NODE_TYPES)},"string","number","number","number","number"${f === 7 ? ',"number"' : ''}],` +
+      '"edge_fields":["type","name_or_index","to_node"],' +
+      `"edge_types":[${JSON.stringify(EDGE_TYPES)},"string_or_number","node"],` +
+      '"trace_function_info_fields":[],"trace_node_fields":[],"sample_fields":[],"location_fields":[]},' +
+      `"node_count":${nodeCount},"edge_count":${edgeCount},"trace_function_count":0},\n"nodes":[`,
+  )
   // Nodes (a trailing comma is dropped at the end of the array).
   let nodesText = ''
   const id = (ordinal) => 2 * ordinal + 1
@@ -185,7 +215,8 @@ function main() {
   for (const [name, want] of Object.entries(g.expect)) {
     const got = r.classes.find((c) => c.name === name)
     const have = got && { count: got.count, shallowSize: got.shallowSize, retainedSize: got.retainedSize }
-    if (JSON.stringify(have) !== JSON.stringify(want)) problems.push(`${name}: got ${JSON.stringify(have)}, want ${JSON.stringify(want)}`)
+    if (JSON.stringify(have) !== JSON.stringify(want))
+      problems.push(`${name}: got ${JSON.stringify(have)}, want ${JSON.stringify(want)}`)
   }
   const line = {
     file: a.out,

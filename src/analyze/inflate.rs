@@ -68,6 +68,7 @@ pub fn inflate(
         compression: Compression::None,
         sidecar: None,
         progress: None,
+        began: None,
     })?;
     let mut chunk = Vec::new();
     let mut first = true;

@@ -1,6 +1,6 @@
 //! The analyzer's N-API exports: each runs on libuv's thread pool (`AsyncTask`), never on the
 //! JS thread, and resolves to an `AnalysisResult` of plain objects. Failures resolve to
-//! `{ error }` (a `NativeError` with `code`/`path`/`syscall`), which `index.js` turns into a
+//! `{ error }` (a `NativeError` with `code`/`path`/`syscall`), which `lib/analyze.js` turns into a
 //! rejected Error.
 
 use std::path::PathBuf;
@@ -45,7 +45,9 @@ impl AnalyzeOptions {
 #[napi(object)]
 pub struct SnapshotFileInfo {
     pub path: String,
+    /// Whether the content was gzip (told by content, not by name).
     pub gzip: bool,
+    /// Bytes on disk.
     pub file_size: f64,
     pub node_count: f64,
     pub edge_count: f64,
@@ -68,9 +70,14 @@ impl From<analyze::SnapshotFileInfo> for SnapshotFileInfo {
 
 #[napi(object)]
 pub struct ClassSummary {
+    /// DevTools' class name: the constructor name for objects, the node name for native nodes
+    /// (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
+    /// `(array)`, `(closure)`, `(<type>)` for the rest.
     pub name: String,
     pub count: f64,
+    /// Sum of the instances' self sizes (bytes).
     pub shallow_size: f64,
+    /// Bytes freed if every instance went away: instances nested under another are counted once.
     pub retained_size: f64,
 }
 
@@ -96,6 +103,7 @@ pub struct Timings {
 #[napi(object)]
 pub struct SummaryResult {
     pub file: SnapshotFileInfo,
+    /// Biggest retained size first.
     pub classes: Vec<ClassSummary>,
     pub timings: Timings,
 }
@@ -103,11 +111,17 @@ pub struct SummaryResult {
 #[napi(object)]
 pub struct ClassDiff {
     pub name: String,
+    /// `# New`: in the target, not in the base.
     pub new_count: f64,
+    /// `# Deleted`: in the base, not in the target.
     pub deleted_count: f64,
+    /// `# Delta` = newCount − deletedCount.
     pub delta_count: f64,
+    /// `Alloc. Size`: bytes of the new objects.
     pub alloc_size: f64,
+    /// `Freed Size`: bytes of the deleted objects.
     pub freed_size: f64,
+    /// `Size Delta` = allocSize − freedSize.
     pub size_delta: f64,
 }
 
@@ -115,22 +129,30 @@ pub struct ClassDiff {
 pub struct DiffResult {
     pub base: SnapshotFileInfo,
     pub target: SnapshotFileInfo,
+    /// Classes with anything new or deleted, biggest size delta first.
     pub classes: Vec<ClassDiff>,
+    /// Whether both files come from one process: the share of object ids present in both whose
+    /// class agrees (`sameProcessScore`) is at least 0.9, or `options.sameProcess` said so.
     pub same_process: bool,
     pub same_process_score: f64,
+    /// The base's largest JS object id (DevTools' `maxJSObjectId`).
     pub base_max_js_id: f64,
+    /// DevTools' "Objects allocated between Snapshot 1 and Snapshot 2": the Summary of the target's
+    /// objects with an id above `baseMaxJsId`. Absent (`null` from the JS API) unless `sameProcess`.
     pub allocated_between: Option<Vec<ClassSummary>>,
 }
 
 #[napi(object)]
 pub struct RetainerNode {
     pub id: f64,
+    /// As the Retainers pane shows it (the constructor name, or the string's text, …).
     pub name: String,
     #[napi(js_name = "type")]
     pub node_type: String,
     pub class_name: String,
     pub self_size: f64,
     pub retained_size: f64,
+    /// Distance from the roots (DevTools' definition); absent when unreachable.
     pub distance: Option<f64>,
 }
 
@@ -158,7 +180,11 @@ pub struct PathStep {
 
 #[napi(object)]
 pub struct RetainerPath {
+    /// The instance.
     pub object: RetainerNode,
+    /// From the first object below the root down to the instance: each step's `edge` leads to the
+    /// next step (`.name` for properties, `[i]` for elements, the bare name for internal edges).
+    /// Empty when the instance is unreachable (held only weakly).
     pub path: Vec<PathStep>,
 }
 
@@ -166,9 +192,11 @@ pub struct RetainerPath {
 pub struct RetainersResult {
     pub file: SnapshotFileInfo,
     pub class_name: String,
+    /// Instances of the class; 0 when there are none (class names are case-sensitive).
     pub count: f64,
     pub shallow_size: f64,
     pub retained_size: f64,
+    /// One shortest path from the roots for each of the biggest instances (by retained size).
     pub paths: Vec<RetainerPath>,
 }
 
@@ -176,7 +204,9 @@ pub struct RetainersResult {
 pub struct InflateResult {
     pub input: String,
     pub output: String,
+    /// Compressed bytes read.
     pub bytes_in: f64,
+    /// Plain bytes written.
     pub bytes_out: f64,
 }
 

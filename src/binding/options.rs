@@ -1,27 +1,60 @@
-//! The objects that cross the N-API boundary. `index.js` validates user input and builds
-//! these; the `#[napi]` functions in `mod.rs` check them once more and hand them to the core.
+//! The objects and constants that cross the N-API boundary. The JS layer (lib/) validates user
+//! input and builds these; the `#[napi]` functions check them once more and hand them to the
+//! core.
 
 #![forbid(unsafe_code)]
 
 use napi_derive::napi;
 
+use crate::core::dump::ProcessInfo;
 use crate::core::error::SnapError;
-use crate::core::sink::{round3, Compression, Outcome, DEFAULT_GZIP_LEVEL};
-use crate::core::trigger::ProcessInfo;
+use crate::core::sink::{self, round3, Compression, Outcome};
 
-/// Where and how one snapshot file is written.
+/// One dump: where and how it is written, and what its sidecar says. The API calls and the
+/// triggers all take this; the trigger-only fields are marked.
 #[napi(object)]
-pub struct SinkOptions {
-    /// The final file name, absolute or relative to the process's working directory.
-    pub path: String,
-    /// `'gzip'` or `'none'`.
-    pub compress: String,
-    /// gzip level 1–9 (ignored without compression).
+pub struct DumpOptions {
+    /// An exact file name, absolute or relative to the working directory.
+    pub path: Option<String>,
+    /// The directory for a generated name (absolute), when there is no `path`.
+    pub dir: Option<String>,
+    /// heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
+    /// no sidecar.
+    pub heapdump_names: Option<bool>,
+    /// `'gzip'` (default) or `'none'`.
+    pub compress: Option<String>,
+    /// gzip level (`GZIP_LEVEL_MIN`–`GZIP_LEVEL_MAX`, default `DEFAULT_GZIP_LEVEL`).
     pub level: Option<u32>,
-    /// The sidecar's start fields as a JSON object text; absent: no sidecar.
-    pub sidecar: Option<String>,
+    /// Write `<file>.json` (default true).
+    pub sidecar: Option<bool>,
     /// Print progress lines on stderr about every 2 s.
     pub progress: Option<bool>,
+    /// No report line on stderr (`heapsnap: wrote …`).
+    pub quiet: Option<bool>,
+    /// The sidecar's `trigger` (default `'api'`).
+    pub trigger: Option<String>,
+    /// More sidecar fields, as the JSON text of an object.
+    pub extra: Option<String>,
+    /// `{ memoryUsage, heapStatistics }` as JavaScript reads them (JSON text); absent: V8's
+    /// own figures.
+    pub figures: Option<String>,
+    /// The JS engine: a raw snapshot already written by `v8.writeHeapSnapshot` (at the
+    /// `rawTmp` of `dumpPaths`), fed into the file and removed.
+    pub raw_file: Option<String>,
+    /// How long the caller has already blocked the JS thread for this dump.
+    pub stall_ms: Option<f64>,
+    /// Signals only: dump every registered worker too.
+    pub workers: Option<bool>,
+    /// Near-heap-limit only: how many dumps before the hook removes itself.
+    pub max_snapshots: Option<u32>,
+}
+
+/// Where a dump goes.
+#[napi(object)]
+pub struct DumpPaths {
+    pub path: String,
+    /// The JS engine's raw temporary file beside it.
+    pub raw_tmp: String,
 }
 
 /// A failed file operation, with the fields of Node's own fs errors.
@@ -92,17 +125,6 @@ impl From<Result<Outcome, SnapError>> for NativeResult {
     }
 }
 
-/// How taking the snapshot through the V8 bridge went.
-#[napi(object)]
-pub struct TakeResult {
-    /// Every byte of the snapshot reached the writer.
-    pub complete: bool,
-    pub generate_ms: f64,
-    pub serialize_ms: f64,
-    /// Why the snapshot could not be taken (the writer's own errors come from `finish`).
-    pub error: Option<String>,
-}
-
 /// One V8/Node entry point the bridge looked up.
 #[napi(object)]
 pub struct NativeSymbol {
@@ -149,35 +171,21 @@ impl From<EnvInfo> for ProcessInfo {
     }
 }
 
-/// How a trigger (signal, near-heap-limit) writes its dumps.
-#[napi(object)]
-pub struct TriggerOptions {
-    /// heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` in the working directory, plain,
-    /// no sidecar.
-    pub heapdump_names: Option<bool>,
-    /// Absolute directory for generated names.
-    pub dir: Option<String>,
-    pub compress: Option<String>,
-    pub level: Option<u32>,
-    pub sidecar: Option<bool>,
-    /// No report line on stderr.
-    pub quiet: Option<bool>,
-    pub progress: Option<bool>,
-    /// Signals: dump every registered worker too.
-    pub workers: Option<bool>,
-    /// Near-heap-limit: how many dumps before the hook removes itself.
-    pub max_snapshots: Option<u32>,
-}
-
-/// `'gzip'` (level 1–9, default [`DEFAULT_GZIP_LEVEL`]) or `'none'`.
+/// `'gzip'` (a level in [`sink::GZIP_LEVELS`], default [`sink::DEFAULT_GZIP_LEVEL`]) or `'none'`.
+/// lib/snapshot.js checks the same with the exported constants and throws coded errors; this is the
+/// boundary's own check.
 pub fn compression_of(compress: &str, level: Option<u32>) -> napi::Result<Compression> {
     match compress {
         "none" => Ok(Compression::None),
-        "gzip" => match level.unwrap_or(DEFAULT_GZIP_LEVEL) {
-            l @ 1..=9 => Ok(Compression::Gzip(l)),
+        "gzip" => match level.unwrap_or(sink::DEFAULT_GZIP_LEVEL) {
+            l if sink::GZIP_LEVELS.contains(&l) => Ok(Compression::Gzip(l)),
             l => Err(napi::Error::new(
                 napi::Status::InvalidArg,
-                format!("level must be an integer from 1 to 9, got {l}"),
+                format!(
+                    "level must be an integer from {} to {}, got {l}",
+                    sink::GZIP_LEVELS.start(),
+                    sink::GZIP_LEVELS.end()
+                ),
             )),
         },
         other => Err(napi::Error::new(

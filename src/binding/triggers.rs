@@ -1,37 +1,23 @@
-//! Exports for the triggers: per-environment registration (with a cleanup hook, so no request
-//! ever targets a dead environment), signal handler install/remove, the near-heap-limit hook,
-//! and the dump they run on the JS thread without JavaScript.
+//! Exports for the triggers: signal handler install/remove and the near-heap-limit hook. Their
+//! dumps run on the JS thread without JavaScript, through the same [`run`] as the API's.
 
-use std::cell::{Cell, RefCell};
-use std::path::PathBuf;
+use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::options::{compression_of, EnvInfo, TriggerOptions};
-use super::{progress_pair, Feed};
-use crate::core::sink::{Outcome, Sink, SinkSpec};
-use crate::core::trigger::{self, DumpPlan, NearLimitAction, ProcessInfo};
-use crate::core::{error::SnapError, naming};
-use crate::sys::signal;
-use crate::sys::v8::{self, EnvHandle, NearLimitDecision};
+use super::dump::{plan_of, run, DumpRequest, Wait};
+use super::environment::{all_slots, current_slot, lock, EnvSlot};
+use super::options::DumpOptions;
+use crate::core::dump::{self, DumpPlan, NearLimitAction};
+use crate::core::naming;
+use crate::sys::{signal, v8};
 
-/// One registered JS environment (main thread or worker).
-struct EnvSlot {
-    /// `None` once the environment is being torn down.
-    env: Mutex<Option<EnvHandle>>,
-    info: ProcessInfo,
-    /// The value of `signal::REQUESTED` this environment's last signal dump covered.
-    served: AtomicU64,
-    interrupt_pending: AtomicBool,
-}
-
-static SLOTS: Mutex<Vec<Arc<EnvSlot>>> = Mutex::new(Vec::new());
 static SIGNAL_PLAN: Mutex<Option<SignalPlan>> = Mutex::new(None);
 
 #[derive(Clone)]
@@ -40,139 +26,26 @@ struct SignalPlan {
     workers: bool,
 }
 
-thread_local! {
-    static CURRENT: RefCell<Option<Arc<EnvSlot>>> = const { RefCell::new(None) };
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn current_slot() -> Option<Arc<EnvSlot>> {
-    CURRENT.with(|c| c.borrow().clone())
-}
-
-/// Registers the calling environment (once per environment, at module load).
-#[napi]
-pub fn register_environment(env: Env, info: EnvInfo) -> Result<bool> {
-    if current_slot().is_some() {
-        return Ok(true);
-    }
-    let slot = Arc::new(EnvSlot {
-        env: Mutex::new(v8::current_environment()),
-        info: info.into(),
-        served: AtomicU64::new(signal::REQUESTED.load(Ordering::SeqCst)),
-        interrupt_pending: AtomicBool::new(false),
-    });
-    let found = lock(&slot.env).is_some();
-    lock(&SLOTS).push(slot.clone());
-    CURRENT.with(|c| *c.borrow_mut() = Some(slot.clone()));
-    signal::set_wake(Box::new(wake_signal_targets));
-    env.add_env_cleanup_hook(slot, |slot| {
-        // The environment is going away: no interrupt may target it from now on.
-        *lock(&slot.env) = None;
-        lock(&SLOTS).retain(|s| !Arc::ptr_eq(s, &slot));
-        CURRENT.with(|c| c.borrow_mut().take());
-        v8::near_heap_limit_remove();
-    })?;
-    Ok(found)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Dumps run by triggers
-
-fn plan_of(o: &TriggerOptions) -> Result<DumpPlan> {
-    let heapdump = o.heapdump_names.unwrap_or(false);
-    Ok(DumpPlan {
-        heapdump_names: heapdump,
-        dir: PathBuf::from(o.dir.clone().unwrap_or_else(|| ".".into())),
-        compression: compression_of(o.compress.as_deref().unwrap_or("gzip"), o.level)?,
-        sidecar: o.sidecar.unwrap_or(true) && !heapdump,
-        quiet: o.quiet.unwrap_or(false),
-        progress: o.progress.unwrap_or(false),
-    })
-}
-
-fn heap_figures() -> (Value, Value) {
-    let h = v8::heap_statistics().unwrap_or_default();
-    let memory = json!({
-        "rss": trigger::rss_bytes(),
-        "heapTotal": h.total_heap_size,
-        "heapUsed": h.used_heap_size,
-        "external": h.external_memory,
-    });
-    let stats = json!({
-        "total_heap_size": h.total_heap_size,
-        "total_heap_size_executable": h.total_heap_size_executable,
-        "total_physical_size": h.total_physical_size,
-        "total_available_size": h.total_available_size,
-        "used_heap_size": h.used_heap_size,
-        "heap_size_limit": h.heap_size_limit,
-        "malloced_memory": h.malloced_memory,
-        "peak_malloced_memory": h.peak_malloced_memory,
-        "external_memory": h.external_memory,
-        "number_of_native_contexts": h.number_of_native_contexts,
-        "number_of_detached_contexts": h.number_of_detached_contexts,
-    });
-    (memory, stats)
-}
-
-/// Takes a snapshot of this thread's isolate now (on the JS thread, no JavaScript), writes it
-/// as `plan` says and prints the report line when it is durable. With `wait`, returns only
-/// once the file is durable.
-fn dump_now(
-    slot: &EnvSlot,
-    plan: &DumpPlan,
-    trigger_name: &str,
-    extra: Map<String, Value>,
-    wait: bool,
-) -> Option<std::result::Result<Outcome, SnapError>> {
-    let started = SystemTime::now();
-    let t0 = Instant::now();
-    let path = plan.next_path();
-    let sidecar = plan.sidecar.then(|| {
-        let (memory, stats) = heap_figures();
-        trigger::sidecar_start(&slot.info, trigger_name, started, memory, stats, extra)
-    });
-    let (progress, writer_progress) = progress_pair(plan.progress);
-    let spec = SinkSpec {
-        path: path.clone(),
-        compression: plan.compression,
-        sidecar,
-        progress: writer_progress,
+/// A trigger's dump of this thread's isolate, now (on the JS thread, no JavaScript). With
+/// `wait`, returns once the file is durable.
+fn trigger_dump(plan: &DumpPlan, trigger: &str, extra: Map<String, Value>, wait: bool) {
+    let req = DumpRequest {
+        plan: plan.clone(),
+        path: None,
+        trigger: trigger.into(),
+        extra,
+        figures: None,
+        raw_file: None,
+        stall_ms: 0.0,
     };
-    let quiet = plan.quiet;
-    let report = move |r: &std::result::Result<Outcome, SnapError>| {
-        if !quiet {
-            eprintln!("{}", trigger::report_line(r));
-        }
-    };
-    let mut sink = match Sink::open(spec) {
-        Ok(s) => s,
-        Err(e) => {
-            let r = Err(e);
-            report(&r);
-            return Some(r);
-        }
-    };
-    let mut feed = Feed {
-        sink: &mut sink,
-        progress: progress.as_ref(),
-    };
-    if let Err(e) = v8::take_snapshot(&mut feed) {
-        sink.abort();
-        let r = Err(SnapError::other(
-            "ERR_SNAPSHOT_FAILED",
-            "snapshot",
-            &path,
-            format!("{e}, '{}'", path.display()),
-        ));
-        report(&r);
-        return Some(r);
-    }
-    let stall_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let pending = sink.finish(stall_ms, Some(Box::new(move |r| report(&r))));
-    wait.then(|| pending.wait())
+    run(
+        req,
+        if wait {
+            Wait::Block
+        } else {
+            Wait::Notify(Box::new(|_| {}))
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,12 +53,11 @@ fn dump_now(
 
 /// Called by the signal watcher thread after a signal: asks each target environment's JS
 /// thread to run the dump.
-fn wake_signal_targets() {
+pub(crate) fn wake_signal_targets() {
     let Some(plan) = lock(&SIGNAL_PLAN).clone() else {
         return;
     };
-    let slots = lock(&SLOTS).clone();
-    for slot in slots {
+    for slot in all_slots() {
         if slot.info.is_main_thread || plan.workers {
             request_signal_dump(&slot);
         }
@@ -245,13 +117,13 @@ fn serve_signal(slot: &EnvSlot) {
             crate::core::sink::round3(latency).into(),
         );
     }
-    dump_now(slot, &plan.dump, "signal", extra, false);
+    trigger_dump(&plan.dump, "signal", extra, false);
 }
 
 /// Installs the raw signal handler (over libuv's, which the JS side has made sure is present
 /// by listening with `process.on` first) and sets what a signal dumps.
 #[napi]
-pub fn install_signal(signum: i32, options: TriggerOptions) -> Result<()> {
+pub fn install_signal(signum: i32, options: DumpOptions) -> Result<()> {
     let plan = SignalPlan {
         dump: plan_of(&options)?,
         workers: options.workers.unwrap_or(false),
@@ -259,7 +131,7 @@ pub fn install_signal(signum: i32, options: TriggerOptions) -> Result<()> {
     *lock(&SIGNAL_PLAN) = Some(plan);
     // Signals before this point are not ours to serve.
     let now = signal::REQUESTED.load(Ordering::SeqCst);
-    for slot in lock(&SLOTS).iter() {
+    for slot in all_slots() {
         slot.served.fetch_max(now, Ordering::SeqCst);
     }
     signal::install(signum).map_err(|e| {
@@ -309,9 +181,12 @@ struct NearState {
 
 /// Installs (or reconfigures) this isolate's near-heap-limit dump.
 #[napi]
-pub fn on_near_heap_limit(options: TriggerOptions) -> Result<()> {
-    let slot = current_slot()
-        .ok_or_else(|| Error::from_reason("heapsnap: this environment is not registered"))?;
+pub fn on_near_heap_limit(options: DumpOptions) -> Result<()> {
+    if current_slot().is_none() {
+        return Err(Error::from_reason(
+            "heapsnap: this environment is not registered",
+        ));
+    }
     let state = Rc::new(NearState {
         plan: plan_of(&options)?,
         max: options.max_snapshots.unwrap_or(1).max(1),
@@ -319,7 +194,7 @@ pub fn on_near_heap_limit(options: TriggerOptions) -> Result<()> {
         in_progress: Cell::new(false),
     });
     v8::near_heap_limit_install(Box::new(move |current, initial| {
-        near_limit(&slot, &state, current, initial)
+        near_limit(&state, current, initial)
     }))
     .map_err(|e| Error::from_reason(format!("heapsnap: {e}")))
 }
@@ -330,17 +205,17 @@ pub fn off_near_heap_limit() -> bool {
     v8::near_heap_limit_remove()
 }
 
-fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) -> NearLimitDecision {
-    let new_limit = current + trigger::NEAR_LIMIT_HEADROOM;
+fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDecision {
+    let new_limit = current + dump::NEAR_LIMIT_HEADROOM;
     // Re-entered by the snapshot's own garbage collections: only raise the limit.
     if st.in_progress.get() || v8::in_snapshot() {
-        return NearLimitDecision {
+        return v8::NearLimitDecision {
             new_limit,
             remove: false,
         };
     }
     if st.taken.get() >= st.max {
-        return NearLimitDecision {
+        return v8::NearLimitDecision {
             new_limit,
             remove: true,
         };
@@ -349,7 +224,7 @@ fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) ->
     let heap = v8::heap_statistics()
         .map(|h| h.total_heap_size)
         .unwrap_or(current as u64);
-    match trigger::near_limit_action(heap, v8::available_memory()) {
+    match dump::near_limit_action(heap, v8::available_memory()) {
         NearLimitAction::Skip { needed, available } => {
             eprintln!(
                 "heapsnap: not writing a near-heap-limit snapshot: it needs at least {} MiB, only {} MiB is available",
@@ -361,13 +236,13 @@ fn near_limit(slot: &EnvSlot, st: &NearState, current: usize, initial: usize) ->
             let mut extra = Map::new();
             extra.insert("currentHeapLimit".into(), (current as u64).into());
             extra.insert("initialHeapLimit".into(), (initial as u64).into());
-            dump_now(slot, &st.plan, "near-heap-limit", extra, true);
+            trigger_dump(&st.plan, "near-heap-limit", extra, true);
         }
     }
     st.taken.set(st.taken.get() + 1);
     v8::restore_initial_heap_limit(0.95);
     st.in_progress.set(false);
-    NearLimitDecision {
+    v8::NearLimitDecision {
         new_limit,
         remove: st.taken.get() >= st.max,
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapError {
-    /// `ENOENT`, `EFBIG`, … or one of this module's own codes (`ERR_SNAPSHOT_ABORTED`).
+    /// `ENOENT`, `EFBIG`, … or one of this module's own codes (`ERR_HEAPSNAP_ABORTED`).
     pub code: String,
     /// The positive OS errno, 0 when the error does not come from the OS.
     pub errno: i32,
@@ -48,7 +48,7 @@ impl SnapError {
         }
     }
 
-    /// An error that is not an OS error (the code names it, e.g. `ERR_SNAPSHOT_ABORTED`).
+    /// An error that is not an OS error (the code names it, e.g. `ERR_HEAPSNAP_ABORTED`).
     pub fn other(code: &str, syscall: &str, path: &Path, message: impl Into<String>) -> Self {
         SnapError {
             code: code.into(),

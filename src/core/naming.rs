@@ -76,6 +76,27 @@ pub fn tmp_path(final_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The JS engine's raw snapshot beside `final_path`: `<final>.<pid>-<random hex>.raw.tmp`
+/// (written by `v8.writeHeapSnapshot`, then compressed into the final file and removed).
+pub fn raw_tmp_path(final_path: &Path) -> PathBuf {
+    let mut name = final_path.as_os_str().to_owned();
+    name.push(format!(
+        ".{}-{:016x}.raw.tmp",
+        std::process::id(),
+        random_u64()
+    ));
+    PathBuf::from(name)
+}
+
+/// The sortable default name for a dump made now by this process (see [`modern_name`]).
+pub fn generated_name(gzip: bool) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    modern_name(secs, std::process::id(), next_seq(), gzip)
+}
+
 /// The pid in a tmp name this module made (`<final>.<pid>-<16 hex>.tmp` or, from the JS engine,
 /// `<final>.<pid>-<16 hex>.raw.tmp`), if `name` is one.
 pub fn tmp_owner(name: &str) -> Option<u32> {

@@ -45,6 +45,8 @@ const QUEUE_DEPTH: usize = 32;
 /// compresses at 175–200 MB/s on one core, several times V8's serialization rate, so the
 /// JS thread does not wait for it; levels 3–6 gain 1–5% more at 2–5× the CPU.
 pub const DEFAULT_GZIP_LEVEL: u32 = 2;
+/// The gzip levels accepted.
+pub const GZIP_LEVELS: std::ops::RangeInclusive<u32> = 1..=9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -78,6 +80,9 @@ pub struct SinkSpec {
     pub sidecar: Option<Map<String, Value>>,
     /// Print `written N MB` lines while writing.
     pub progress: Option<Arc<Progress>>,
+    /// When the dump began, if before [`Sink::open`] (the JS engine writes its raw snapshot
+    /// first): `total_ms` counts from here.
+    pub began: Option<Instant>,
 }
 
 /// A durable snapshot file.
@@ -131,7 +136,7 @@ impl Pending {
 
 impl Sink {
     pub fn open(spec: SinkSpec) -> Result<Sink, SnapError> {
-        let started = Instant::now();
+        let started = spec.began.unwrap_or_else(Instant::now);
         check_final_path(&spec.path, "open")?;
         remove_stale_tmps(&spec.path);
         let (file, tmp) = create_tmp(&spec.path)?;
@@ -311,7 +316,7 @@ fn process_alive(_pid: u32) -> bool {
 fn join(worker: JoinHandle<Result<Outcome, SnapError>>) -> Result<Outcome, SnapError> {
     worker.join().unwrap_or_else(|_| {
         Err(SnapError::other(
-            "ERR_SNAPSHOT_WRITER_PANICKED",
+            "ERR_HEAPSNAP_WRITER_PANICKED",
             "write",
             Path::new(""),
             "heapsnap: the writer thread panicked",
@@ -471,7 +476,7 @@ impl Writer {
             self.failed.store(true, Ordering::Relaxed);
             return Err(error.unwrap_or_else(|| {
                 SnapError::other(
-                    "ERR_SNAPSHOT_ABORTED",
+                    "ERR_HEAPSNAP_ABORTED",
                     "write",
                     &self.spec.path,
                     format!(
@@ -612,6 +617,7 @@ mod tests {
             compression,
             sidecar: None,
             progress: None,
+            began: None,
         }
     }
 

@@ -1,9 +1,10 @@
-//! What a dump started by a trigger (signal, near-heap-limit, threshold) writes and prints,
-//! without any JavaScript: the file name, the sidecar's fields, the one-line report, the
-//! near-heap-limit policy. Pure Rust; the binding layer supplies the heap figures.
+//! What a dump writes and prints, whoever starts it (the API, a signal, the near-heap-limit
+//! hook, a threshold) and whichever engine takes it: the file name, the sidecar's fields, the
+//! one-line report, the near-heap-limit policy. Pure Rust; the binding layer supplies the heap
+//! figures.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -12,7 +13,7 @@ use super::naming;
 use super::progress::human_bytes;
 use super::sink::{Compression, Outcome};
 
-/// Where and how a trigger writes its snapshot.
+/// Where and how a dump writes its snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DumpPlan {
     /// heapdump's naming: `heapdump-<ms>.<ns>.heapsnapshot` relative to the working directory,
@@ -31,14 +32,7 @@ impl DumpPlan {
         if self.heapdump_names {
             PathBuf::from(naming::heapdump_name(naming::unique_hrtime()))
         } else {
-            let secs = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            self.dir.join(naming::modern_name(
-                secs,
-                std::process::id(),
-                naming::next_seq(),
+            self.dir.join(naming::generated_name(
                 self.compression != Compression::None,
             ))
         }
@@ -58,10 +52,12 @@ pub struct ProcessInfo {
     pub is_main_thread: bool,
 }
 
-/// The sidecar's start fields, as the JS API writes them (`memoryUsage` and `heapStatistics`
-/// are whatever the caller could read without running JavaScript).
+/// The sidecar's start fields, for every dump (`memoryUsage` and `heapStatistics` are what the
+/// caller could read: `process.memoryUsage()` and `v8.getHeapStatistics()` from JavaScript,
+/// V8's own figures without it).
 pub fn sidecar_start(
     info: &ProcessInfo,
+    engine: &str,
     trigger: &str,
     started: SystemTime,
     memory_usage: Value,
@@ -70,7 +66,7 @@ pub fn sidecar_start(
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("heapsnapNative".into(), info.version.clone().into());
-    m.insert("engine".into(), "native".into());
+    m.insert("engine".into(), engine.into());
     m.insert("trigger".into(), trigger.into());
     m.insert("node".into(), info.node.clone().into());
     m.insert("v8".into(), info.v8.clone().into());
@@ -98,21 +94,6 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
         ),
         Err(e) => format!("heapsnap: snapshot failed: {}", e.message),
     }
-}
-
-/// Resident set size of this process in bytes (Linux: /proc/self/statm).
-#[cfg(target_os = "linux")]
-pub fn rss_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    let page = crate::sys::os::page_size()?;
-    Some(pages * page)
-}
-
-/// Resident set size: not read without JavaScript on this platform.
-#[cfg(not(target_os = "linux"))]
-pub fn rss_bytes() -> Option<u64> {
-    None
 }
 
 /// Extra heap room granted past the current limit while a near-heap-limit dump runs. Node core
@@ -199,11 +180,5 @@ mod tests {
             report_line(&Err(e)),
             "heapsnap: snapshot failed: ENOSPC: no space left on device, write '/x'"
         );
-    }
-
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn rss_is_readable_on_linux() {
-        assert!(rss_bytes().unwrap() > 0);
     }
 }

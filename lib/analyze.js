@@ -1,0 +1,109 @@
+'use strict'
+
+// The analyzer's JS API: summary, diff, retainers and inflate. The work (reading, inflating,
+// dominators, aggregation) runs in Rust on libuv's thread pool, never on the JS thread; this
+// file checks arguments, applies `top`, and turns native failures into Error objects with
+// `code`, `path` and `syscall`. Requiring it arms nothing (the heapsnap CLI loads only this).
+
+const binding = require('./binding')
+const { fsError, typeError, optionsObject, fileArg, integer, boolean } = require('./errors')
+
+const COUNT_MAX = 1e6
+const OPTION_KEYS = {
+  summary: ['top', 'progress', 'devtoolsRules'],
+  diff: ['top', 'progress', 'devtoolsRules', 'sameProcess'],
+  retainers: ['paths', 'maxDepth', 'progress', 'devtoolsRules'],
+  inflate: ['force', 'progress'],
+}
+const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth'])
+
+/** The options of one analysis, checked: counts are integers, the rest booleans. */
+function analysisOptions(command, options) {
+  options = optionsObject(options, OPTION_KEYS[command], `${command}()`)
+  const out = {}
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue
+    out[key] = COUNT_KEYS.has(key)
+      ? integer(value, `options.${key}`, { min: 1, max: COUNT_MAX })
+      : boolean(value, `options.${key}`)
+  }
+  return out
+}
+
+/** Runs one native analysis; resolves to its result field or rejects with a coded Error. */
+async function run(promise, field) {
+  const result = await promise
+  if (result.error) throw fsError(result.error, `heapsnap: ${result.error.message}`)
+  return result[field]
+}
+
+/** The options the native side takes (`top` is applied here). */
+function nativeOptions({ top, ...rest }) {
+  return rest
+}
+
+/**
+ * DevTools' Summary view for one snapshot (plain or gzip).
+ * @param {string | URL} file
+ * @param {import('../index').SummaryOptions} [options]
+ */
+async function summary(file, options) {
+  file = fileArg(file, 'file')
+  const opts = analysisOptions('summary', options)
+  const result = await run(binding.analyzeSummary(file, nativeOptions(opts)), 'summary')
+  if (opts.top) result.classes = result.classes.slice(0, opts.top)
+  return result
+}
+
+/**
+ * DevTools' Comparison view: `target` against `base`, objects matched by id.
+ * @param {string | URL} base
+ * @param {string | URL} target
+ * @param {import('../index').DiffOptions} [options]
+ */
+async function diff(base, target, options) {
+  base = fileArg(base, 'base')
+  target = fileArg(target, 'target')
+  const opts = analysisOptions('diff', options)
+  const result = await run(binding.analyzeDiff(base, target, nativeOptions(opts)), 'diff')
+  if (result.allocatedBetween === undefined) result.allocatedBetween = null
+  if (opts.top) {
+    result.classes = result.classes.slice(0, opts.top)
+    if (result.allocatedBetween) result.allocatedBetween = result.allocatedBetween.slice(0, opts.top)
+  }
+  return result
+}
+
+/**
+ * Shortest retainer paths from the GC roots to the biggest instances of a class.
+ * @param {string | URL} file
+ * @param {string} className
+ * @param {import('../index').RetainersOptions} [options]
+ */
+async function retainers(file, className, options) {
+  file = fileArg(file, 'file')
+  if (typeof className !== 'string' || className === '') throw typeError('className must be a non-empty string')
+  const opts = analysisOptions('retainers', options)
+  return run(binding.analyzeRetainers(file, className, opts), 'retainers')
+}
+
+/**
+ * Writes the plain `.heapsnapshot` inside a gzip one (atomically; refuses to overwrite
+ * unless `force`). `output` defaults to the input name without `.gz`.
+ * @param {string | URL} input
+ * @param {string | URL} [output]
+ * @param {import('../index').InflateOptions} [options]
+ */
+async function inflate(input, output, options) {
+  input = fileArg(input, 'input')
+  if (output !== undefined && output !== null && typeof output === 'object' && !(output instanceof URL)) {
+    options = output
+    output = undefined
+  }
+  output = output === undefined || output === null ? undefined : fileArg(output, 'output')
+  const opts = analysisOptions('inflate', options)
+  return run(binding.analyzeInflate(input, output, opts), 'inflate')
+}
+
+// Rejections, not throws, for bad arguments: these are async functions.
+module.exports = { summary, diff, retainers, inflate }
