@@ -170,17 +170,8 @@ export interface DumpPaths {
  */
 export declare function dumpSync(options: DumpOptions): NativeResult
 
-/** What the process says about itself when the module loads (for sidecars written without JS). */
-export interface EnvInfo {
-  version: string
-  node: string
-  v8: string
-  hostname: string
-  platform: string
-  arch: string
-  threadId: number
-  isMainThread: boolean
-}
+/** A size as every line of this project prints it (`114.8 MiB`). */
+export declare function formatBytes(bytes: number): string
 
 /** The highest gzip level accepted. */
 export declare const GZIP_LEVEL_MAX: number
@@ -267,10 +258,12 @@ export interface PathStep {
 }
 
 /**
- * Registers the calling environment (once per environment, at module load). `true` when the
- * bridge found this environment's `node::Environment` (interrupts can reach it).
+ * Registers the calling environment (once per environment, at module load) with what it says
+ * about itself: the JSON text of `{ version, node, v8, hostname, platform, arch, threadId,
+ * isMainThread }`. `true` when the bridge found this environment's `node::Environment`
+ * (interrupts can reach it).
  */
-export declare function registerEnvironment(info: EnvInfo): boolean
+export declare function registerEnvironment(info: string): boolean
 
 /** Restores the signal's previous action. `false` if no handler was installed. */
 export declare function removeSignal(): boolean

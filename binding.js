@@ -843,6 +843,7 @@ module.exports.DEFAULT_GZIP_LEVEL = nativeBinding.DEFAULT_GZIP_LEVEL
 module.exports.dump = nativeBinding.dump
 module.exports.dumpPaths = nativeBinding.dumpPaths
 module.exports.dumpSync = nativeBinding.dumpSync
+module.exports.formatBytes = nativeBinding.formatBytes
 module.exports.GZIP_LEVEL_MAX = nativeBinding.GZIP_LEVEL_MAX
 module.exports.GZIP_LEVEL_MIN = nativeBinding.GZIP_LEVEL_MIN
 module.exports.heapdumpFileName = nativeBinding.heapdumpFileName

@@ -140,5 +140,5 @@ test('progress: true prints generating and written lines on stderr', () => {
   `)
   assert.equal(res.status, 0, res.stderr)
   assert.match(res.stderr, /^heapsnap: generating \d+%$/m)
-  assert.match(res.stderr, /^heapsnap: written [\d.]+ [kM]B \([\d.]+ [kM]B on disk\)$/m)
+  assert.match(res.stderr, /^heapsnap: written [\d.]+ (?:B|KiB|MiB|GiB) \([\d.]+ (?:B|KiB|MiB|GiB) on disk\)$/m)
 })

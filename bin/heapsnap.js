@@ -8,6 +8,7 @@
 // Only the analyzer is loaded: the CLI arms no signal and hooks nothing.
 const { parseArgs } = require('node:util')
 const heapsnap = require('../lib/analyze.js')
+const { formatBytes } = require('../lib/binding.js')
 const { version } = require('../package.json')
 
 const USAGE = `heapsnap ${version}: heap snapshot analysis without DevTools (plain or .gz files)
@@ -72,16 +73,8 @@ function count(value, flag) {
 const group = (n) => Math.round(n).toLocaleString('en-US')
 const signed = (n) => (n > 0 ? '+' : '') + group(n)
 
-function bytes(n) {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  let v = n
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
-}
+/** Sizes in binary units, as the native side prints them everywhere. */
+const bytes = (n) => (n < 0 ? `-${formatBytes(-n)}` : formatBytes(n))
 
 function percent(part, whole) {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-'

@@ -50,7 +50,7 @@ function countInstances(file, name) {
   return n
 }
 
-const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`
+const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 
 async function main() {
   const dir = process.env.HEAPSNAP_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-demo-'))

@@ -24,16 +24,18 @@ const EXIT_WAIT_MS = 60_000
  * sidecars and trigger dumps name it.
  */
 function registerEnvironment() {
-  binding.registerEnvironment({
-    version,
-    node: process.version,
-    v8: process.versions.v8,
-    hostname: os.hostname(),
-    platform: process.platform,
-    arch: process.arch,
-    threadId,
-    isMainThread,
-  })
+  binding.registerEnvironment(
+    JSON.stringify({
+      version,
+      node: process.version,
+      v8: process.versions.v8,
+      hostname: os.hostname(),
+      platform: process.platform,
+      arch: process.arch,
+      threadId,
+      isMainThread,
+    }),
+  )
 }
 
 /**

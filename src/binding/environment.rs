@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::options::EnvInfo;
 use crate::core::dump::ProcessInfo;
 use crate::sys::{signal, v8};
 
@@ -49,16 +48,20 @@ pub(crate) fn current_info() -> ProcessInfo {
     current_slot().map(|s| s.info.clone()).unwrap_or_default()
 }
 
-/// Registers the calling environment (once per environment, at module load). `true` when the
-/// bridge found this environment's `node::Environment` (interrupts can reach it).
+/// Registers the calling environment (once per environment, at module load) with what it says
+/// about itself: the JSON text of `{ version, node, v8, hostname, platform, arch, threadId,
+/// isMainThread }`. `true` when the bridge found this environment's `node::Environment`
+/// (interrupts can reach it).
 #[napi]
-pub fn register_environment(env: Env, info: EnvInfo) -> Result<bool> {
+pub fn register_environment(env: Env, info: String) -> Result<bool> {
     if current_slot().is_some() {
         return Ok(true);
     }
+    let info: ProcessInfo = serde_json::from_str(&info)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("info: {e}")))?;
     let slot = Arc::new(EnvSlot {
         env: Mutex::new(v8::current_environment()),
-        info: info.into(),
+        info,
         served: AtomicU64::new(signal::REQUESTED.load(Ordering::SeqCst)),
         interrupt_pending: AtomicBool::new(false),
     });

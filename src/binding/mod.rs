@@ -25,7 +25,7 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::core::naming;
-use crate::core::progress::Progress;
+use crate::core::progress::{human_bytes, Progress};
 use crate::sys::v8;
 use options::{NativeCapabilities, NativeSymbol};
 
@@ -83,4 +83,10 @@ pub fn heapdump_file_name() -> String {
 #[napi]
 pub fn wait_for_pending_writes(timeout_ms: u32) -> u32 {
     crate::core::sink::wait_in_flight(Duration::from_millis(u64::from(timeout_ms))) as u32
+}
+
+/// A size as every line of this project prints it (`114.8 MiB`).
+#[napi]
+pub fn format_bytes(bytes: f64) -> String {
+    human_bytes(bytes.max(0.0) as u64)
 }

@@ -6,7 +6,6 @@
 
 use napi_derive::napi;
 
-use crate::core::dump::ProcessInfo;
 use crate::core::error::SnapError;
 use crate::core::sink::{self, round3, Compression, Outcome};
 
@@ -141,34 +140,6 @@ pub struct NativeCapabilities {
     pub interrupts: bool,
     pub near_heap_limit: bool,
     pub symbols: Vec<NativeSymbol>,
-}
-
-/// What the process says about itself when the module loads (for sidecars written without JS).
-#[napi(object)]
-pub struct EnvInfo {
-    pub version: String,
-    pub node: String,
-    pub v8: String,
-    pub hostname: String,
-    pub platform: String,
-    pub arch: String,
-    pub thread_id: u32,
-    pub is_main_thread: bool,
-}
-
-impl From<EnvInfo> for ProcessInfo {
-    fn from(i: EnvInfo) -> Self {
-        ProcessInfo {
-            version: i.version,
-            node: i.node,
-            v8: i.v8,
-            hostname: i.hostname,
-            platform: i.platform,
-            arch: i.arch,
-            thread_id: i.thread_id,
-            is_main_thread: i.is_main_thread,
-        }
-    }
 }
 
 /// `'gzip'` (a level in [`sink::GZIP_LEVELS`], default [`sink::DEFAULT_GZIP_LEVEL`]) or `'none'`.

@@ -39,9 +39,12 @@ impl DumpPlan {
     }
 }
 
-/// What the process said about itself when it registered (versions, thread).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the process said about itself when it registered (versions, thread), as the JSON
+/// object `{ version, node, v8, hostname, platform, arch, threadId, isMainThread }`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProcessInfo {
+    /// This module's version.
     pub version: String,
     pub node: String,
     pub v8: String,

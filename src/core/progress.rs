@@ -35,13 +35,20 @@ impl Progress {
     }
 }
 
-/// `12.3 MB` (MB = 10^6 bytes, as file managers print sizes), or `512 kB` below one megabyte.
+/// Sizes as every line and table of this project prints them: binary units, one decimal
+/// (`512 B`, `4.0 KiB`, `114.8 MiB`, `2.1 GiB`).
 pub fn human_bytes(bytes: u64) -> String {
-    if bytes >= 1_000_000 {
-        format!("{:.1} MB", bytes as f64 / 1e6)
-    } else {
-        format!("{} kB", bytes.div_ceil(1000))
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
     }
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", UNITS[i])
 }
 
 #[cfg(test)]
@@ -66,7 +73,8 @@ mod tests {
 
     #[test]
     fn human_sizes() {
-        assert_eq!(human_bytes(120_400_000), "120.4 MB");
-        assert_eq!(human_bytes(1), "1 kB");
+        assert_eq!(human_bytes(120_400_000), "114.8 MiB");
+        assert_eq!(human_bytes(4096), "4.0 KiB");
+        assert_eq!(human_bytes(1), "1 B");
     }
 }

@@ -78,7 +78,7 @@ pub struct SinkSpec {
     pub compression: Compression,
     /// The sidecar's fields known at the start; `None` writes no sidecar.
     pub sidecar: Option<Map<String, Value>>,
-    /// Print `written N MB` lines while writing.
+    /// Print `written N MiB` lines while writing.
     pub progress: Option<Arc<Progress>>,
     /// When the dump began, if before [`Sink::open`] (the JS engine writes its raw snapshot
     /// first): `total_ms` counts from here.
