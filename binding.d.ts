@@ -108,6 +108,18 @@ export interface DiffResult {
  */
 export declare function dump(options: DumpOptions): Promise<NativeResult>
 
+/** What a dump now would need. */
+export interface DumpEstimate {
+  /** The predicted peak RSS growth of a dump. */
+  predictedPeakBytes: number
+  availableBytes?: number
+  limitSource?: string
+  /** Whether it fits with the margin to spare (true when no limit is known). */
+  fits: boolean
+  /** V8's count of the heap's objects (with `count`), else null. */
+  objectCount?: number
+}
+
 /**
  * One dump: where and how it is written, and what its sidecar says. The API calls and the
  * triggers all take this; the trigger-only fields are marked.
@@ -152,9 +164,14 @@ export interface DumpOptions {
   workers?: boolean
   /** Near-heap-limit only: how many dumps before the hook removes itself. */
   maxSnapshots?: number
+  /** Check that the dump fits in the memory left before V8 allocates it (default true). */
+  memoryCheck?: boolean
 }
 
-/** Where a dump with these options goes, and the JS engine's raw file beside it. */
+/**
+ * Where a dump with these options goes, the JS engine's raw file beside it, and whether the
+ * memory check refuses it.
+ */
 export declare function dumpPaths(options: DumpOptions): DumpPaths
 
 /** Where a dump goes. */
@@ -162,6 +179,8 @@ export interface DumpPaths {
   path: string
   /** The JS engine's raw temporary file beside it. */
   rawTmp: string
+  /** `ERR_HEAPSNAP_NO_HEADROOM` when the dump would not fit (nothing was written). */
+  refused?: NativeError
 }
 
 /**
@@ -169,6 +188,13 @@ export interface DumpPaths {
  * `writeSnapshot`). Never throws for I/O: the error is in the result.
  */
 export declare function dumpSync(options: DumpOptions): NativeResult
+
+/**
+ * Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
+ * a heap walk on the JS thread, no snapshot); without it, the prediction comes from the heap's
+ * size and this process's previous dump.
+ */
+export declare function estimateDump(count: boolean): DumpEstimate
 
 /** A size as every line of this project prints it (`114.8 MiB`). */
 export declare function formatBytes(bytes: number): string
@@ -197,6 +223,16 @@ export interface InflateResult {
  */
 export declare function installSignal(signum: number, options: DumpOptions): void
 
+/** The tightest memory limit now; absent when none is known (not Linux). */
+export declare function memoryHeadroom(): MemoryHeadroom | null
+
+/** The memory this process may still take, and which limit is the tightest. */
+export interface MemoryHeadroom {
+  availableBytes: number
+  /** `'cgroup2'`, `'cgroup1'`, `'meminfo'` or `'rlimit'`. */
+  limitSource: string
+}
+
 /** What the V8 bridge found in this `node`. */
 export declare function nativeCapabilities(): NativeCapabilities
 
@@ -216,6 +252,12 @@ export interface NativeError {
   syscall: string
   path: string
   message: string
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: bytes the dump needed. */
+  needed?: number
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: bytes available. */
+  available?: number
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: `'cgroup2'`, `'cgroup1'`, `'meminfo'` or `'rlimit'`. */
+  limitSource?: string
 }
 
 /** A durable snapshot file. */
@@ -229,6 +271,16 @@ export interface NativeOutcome {
   totalMs: number
   sidecar?: string
   sidecarError?: NativeError
+  /** V8's generation (native engine). */
+  generateMs?: number
+  /** V8's serialization (native engine). */
+  serializeMs?: number
+  /** The snapshot's node count. */
+  objectCount?: number
+  /** The memory model's prediction of the dump's peak RSS growth. */
+  predictedPeakBytes?: number
+  /** The dump's measured peak RSS growth (Linux). */
+  peakRssBytes?: number
 }
 
 /** Exactly one of `ok` and `error` is set. */

@@ -44,9 +44,17 @@ export interface SnapshotOptions {
   sidecar?: boolean
   /**
    * Print progress on stderr when each phase starts and then every ~2 s
-   * (`heapsnap: generating 45%`, `heapsnap: written 120.4 MB (18.2 MB on disk)`). Default `false`.
+   * (`heapsnap: generating 45%`, `heapsnap: written 114.8 MiB (17.4 MiB on disk)`). Default `false`.
    */
   progress?: boolean
+  /**
+   * Check, before V8 allocates the snapshot, that the dump fits in the memory left (the
+   * tightest of the cgroup v2/v1 limit, `MemAvailable` and the rlimits), and stop it while V8
+   * builds it if its growth reaches that limit. A refused dump writes nothing, the process
+   * goes on, and the promise rejects with `ERR_HEAPSNAP_NO_HEADROOM`. Default `true`;
+   * `HEAPSNAP_MEMORY_CHECK=0` turns it off for the whole process.
+   */
+  memoryCheck?: boolean
 }
 
 export interface SnapshotResult {
@@ -67,6 +75,16 @@ export interface SnapshotResult {
   trigger: 'api' | 'signal' | 'threshold'
   /** Path of the sidecar `<path>.json`, or `null` when disabled (or, with a warning, failed). */
   sidecar: string | null
+  /** V8's generation of the snapshot, ms (native engine; else `null`). */
+  generateMs: number | null
+  /** V8's serialization into the writer, ms (native engine; else `null`). */
+  serializeMs: number | null
+  /** The snapshot's object (node) count (native engine; else `null`). */
+  objectCount: number | null
+  /** The memory model's prediction of the dump's peak RSS growth, bytes. */
+  predictedPeakBytes: number | null
+  /** The dump's measured peak RSS growth, bytes (Linux; else `null`). */
+  peakRssBytes: number | null
 }
 
 /**
@@ -90,7 +108,39 @@ export interface SnapshotError extends Error {
   errno?: number
   path?: string
   syscall?: string
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: the bytes the dump would have needed. */
+  needed?: number
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: the bytes the tightest limit left. */
+  available?: number
+  /** `ERR_HEAPSNAP_NO_HEADROOM`: which limit that is. */
+  limitSource?: LimitSource
 }
+
+/** Where a memory limit comes from: cgroup v2 or v1, /proc/meminfo's MemAvailable, RLIMIT_AS/DATA. */
+export type LimitSource = 'cgroup2' | 'cgroup1' | 'meminfo' | 'rlimit'
+
+export interface EstimateOptions {
+  /**
+   * Let V8 count the heap's objects first (a GC and a heap walk on the JS thread, no snapshot):
+   * a far better prediction than the heap's size. Default `false`. Native engine only.
+   */
+  count?: boolean
+}
+
+export interface Estimate {
+  /** The predicted peak RSS growth of a dump now, bytes. */
+  predictedPeakBytes: number
+  /** What the tightest limit leaves, bytes; `null` where no limit is known. */
+  availableBytes: number | null
+  limitSource: LimitSource | null
+  /** Whether a dump would be taken (the prediction plus a margin fits). */
+  fits: boolean
+  /** V8's object count with `count: true`, else `null`. */
+  objectCount: number | null
+}
+
+/** What a dump now would need, against the memory left; asks before dumping. */
+export function estimate(options?: EstimateOptions): Promise<Estimate>
 
 export interface Capabilities {
   /**
@@ -116,6 +166,8 @@ export interface Capabilities {
   napi: string | undefined
   platform: NodeJS.Platform
   arch: string
+  /** The tightest memory limit now, or `null` where none is known (not Linux). */
+  memory: { availableBytes: number; limitSource: LimitSource } | null
 }
 
 /** Which engine is active, what the V8 bridge found, and the Node/V8 versions. */
@@ -135,6 +187,12 @@ export interface TriggerDumpOptions {
   quiet?: boolean
   /** Progress lines on stderr (see `SnapshotOptions.progress`). Default `false`. */
   progress?: boolean
+  /**
+   * The memory check (see `SnapshotOptions.memoryCheck`). A refused dump prints one line,
+   * `heapsnap: not enough memory for a heap snapshot: it needs about N MiB, M MiB is available
+   * (<source> limit); nothing was written`, and the process goes on. Default `true`.
+   */
+  memoryCheck?: boolean
 }
 
 export interface SignalHandlerOptions extends TriggerDumpOptions {

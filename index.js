@@ -9,6 +9,7 @@ const snapshots = require('./lib/snapshot')
 const signals = require('./lib/signals')
 const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
+const { estimate } = require('./lib/memory')
 const { summary, diff, retainers, inflate } = require('./lib/analyze')
 
 // Load-time side effects:
@@ -24,6 +25,7 @@ module.exports = {
   writeSnapshot: snapshots.writeSnapshot,
   snapshot: snapshots.snapshot,
   capabilities,
+  estimate,
   installSignalHandler: signals.installSignalHandler,
   removeSignalHandler: signals.removeSignalHandler,
   onNearHeapLimit,

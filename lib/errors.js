@@ -21,6 +21,12 @@ function fsError(native, message) {
   if (native.errno) err.errno = -native.errno // Node's fs errors carry the negative errno
   err.syscall = native.syscall
   err.path = native.path
+  if (native.limitSource != null) {
+    // ERR_HEAPSNAP_NO_HEADROOM: what the dump needed against what the tightest limit left.
+    err.needed = native.needed
+    err.available = native.available
+    err.limitSource = native.limitSource
+  }
   return err
 }
 

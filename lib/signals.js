@@ -59,12 +59,17 @@ let active = null // { name, listener }
 
 /** JS engine: the dump a signal triggers, run from the listener when the event loop turns. */
 function jsSignalDump(opts) {
+  // The native side prints the report line; a dump the memory check refused before V8 ran
+  // (the JS engine cannot stop V8 halfway) is reported here.
+  const refused = (e) => {
+    if (!opts.quiet && e?.code === 'ERR_HEAPSNAP_NO_HEADROOM') process.stderr.write(`${e.message}\n`)
+  }
   if (opts.heapdumpNames) {
     // heapdump's naming is synchronous, like heapdump's own handler.
-    takeSync({ ...opts, trigger: 'signal' })
+    refused(takeSync({ ...opts, trigger: 'signal' }).error)
     return
   }
-  enqueue(opts, 'signal').catch(() => {}) // the native side reports
+  enqueue(opts, 'signal').catch(refused)
 }
 
 function activate(name, opts) {

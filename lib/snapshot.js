@@ -15,7 +15,7 @@ const { engine } = require('./engine')
 const { codedError, fsError, optionsObject, pathString, integer, boolean, oneOf, checkDirectory } = require('./errors')
 const { version } = require('../package.json')
 
-const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress']
+const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress', 'memoryCheck']
 /** How long process exit waits for files still being written. */
 const EXIT_WAIT_MS = 60_000
 
@@ -52,7 +52,7 @@ function waitForWritesAtExit() {
  * `level`, `sidecar`, `progress`); returns the native dump options.
  */
 function dumpOptions(options) {
-  const { path: file, dir, compress, level, sidecar, progress } = options
+  const { path: file, dir, compress, level, sidecar, progress, memoryCheck } = options
   if (file !== undefined && dir !== undefined) {
     throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', 'heapsnap: give options.path or options.dir, not both')
   }
@@ -71,6 +71,7 @@ function dumpOptions(options) {
     level: gzip ? level : undefined,
     sidecar: boolean(sidecar, 'options.sidecar', true),
     progress: boolean(progress, 'options.progress', false),
+    memoryCheck: boolean(memoryCheck, 'options.memoryCheck', true),
   }
 }
 
@@ -87,6 +88,7 @@ function triggerOptions(options, keys, where) {
     level: options.level,
     sidecar: options.sidecar,
     progress: options.progress,
+    memoryCheck: options.memoryCheck,
   })
   checkDirectory(opts.dir)
   return { ...opts, quiet: boolean(options.quiet, 'options.quiet', false) }
@@ -106,7 +108,8 @@ function figures() {
 function prepare(opts) {
   if (engine === 'native') return opts
   const t0 = performance.now()
-  const { path: target, rawTmp } = binding.dumpPaths(opts)
+  const { path: target, rawTmp, refused } = binding.dumpPaths(opts)
+  if (refused) throw fsError(refused)
   try {
     v8.writeHeapSnapshot(rawTmp)
   } catch (e) {
@@ -131,6 +134,11 @@ function publicResult(ok, trigger) {
     totalMs: ok.totalMs,
     trigger,
     sidecar: ok.sidecar ?? null,
+    generateMs: ok.generateMs ?? null,
+    serializeMs: ok.serializeMs ?? null,
+    objectCount: ok.objectCount ?? null,
+    predictedPeakBytes: ok.predictedPeakBytes ?? null,
+    peakRssBytes: ok.peakRssBytes ?? null,
   }
 }
 
@@ -186,11 +194,15 @@ function writeSnapshot(filename, cb) {
   }
   if (result.error) {
     const e = result.error
-    const err = new Error(`heapdump write error ${e.code ?? 'EIO'}`)
+    // heapdump's message names an errno: a dump refused for lack of memory is ENOMEM.
+    const errno = e.code === 'ERR_HEAPSNAP_NO_HEADROOM' ? 'ENOMEM' : (e.code ?? 'EIO')
+    const err = new Error(`heapdump write error ${errno}`)
     err.code = e.code
     if (e.errno !== undefined) err.errno = e.errno
     err.syscall = e.syscall
     err.path = e.path ?? filename
+    if (e.limitSource !== undefined)
+      Object.assign(err, { needed: e.needed, available: e.available, limitSource: e.limitSource })
     if (typeof cb === 'function') cb(err)
     return false
   }
@@ -212,7 +224,7 @@ let queue = Promise.resolve()
  * @param {object} [extra] more sidecar fields
  */
 function enqueue(opts, trigger, extra) {
-  const run = async () =>
+  return serialized(async () =>
     publicResult(
       await takeAsync({
         quiet: true, // the caller gets the result; triggers pass quiet: false for the report line
@@ -222,7 +234,13 @@ function enqueue(opts, trigger, extra) {
         figures: opts.sidecar ? figures() : undefined,
       }),
       trigger,
-    )
+    ),
+  )
+}
+
+/** Runs `job` (sync or async) after everything queued before it on this isolate. */
+function serialized(job) {
+  const run = async () => job()
   const result = queue.then(run, run)
   queue = result.catch(() => {})
   return result
@@ -251,6 +269,7 @@ module.exports = {
   triggerOptions,
   takeSync,
   enqueue,
+  serialized,
   writeSnapshot,
   snapshot,
 }

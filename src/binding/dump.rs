@@ -3,22 +3,24 @@
 //! the file" sequence; the exports only differ in how they wait for the file.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::{json, Map, Value};
 
-use super::environment::current_info;
+use super::environment::{current_info, lock};
 use super::options::{compression_of, DumpOptions, DumpPaths, NativeResult};
 use super::progress_pair;
 use crate::core::dump::{self, DumpPlan};
+use crate::core::error::Refusal;
 use crate::core::error::SnapError;
-use crate::core::memory;
+use crate::core::memory::{self, Headroom};
 use crate::core::naming;
 use crate::core::progress::Progress;
-use crate::core::sink::{Notify, Outcome, Pending, Sink, SinkSpec, CHUNK_BYTES};
-use crate::sys::v8;
+use crate::core::sink::{DumpStats, Notify, Outcome, Pending, Sink, SinkSpec, CHUNK_BYTES};
+use crate::sys::{os, v8};
 
 /// One dump, checked.
 pub(crate) struct DumpRequest {
@@ -47,7 +49,16 @@ pub(crate) fn plan_of(o: &DumpOptions) -> Result<DumpPlan> {
         sidecar: o.sidecar.unwrap_or(true) && !heapdump,
         quiet: o.quiet.unwrap_or(false),
         progress: o.progress.unwrap_or(false),
+        memory_check: o.memory_check.unwrap_or(true) && memory_check_enabled(),
     })
+}
+
+/// `HEAPSNAP_MEMORY_CHECK=0` turns the memory check off for every dump of the process.
+pub(crate) fn memory_check_enabled() -> bool {
+    !matches!(
+        std::env::var("HEAPSNAP_MEMORY_CHECK").as_deref(),
+        Ok("0") | Ok("false") | Ok("off")
+    )
 }
 
 fn json_object(text: &Option<String>, what: &str) -> Result<Option<Map<String, Value>>> {
@@ -109,15 +120,99 @@ fn v8_figures() -> (Value, Value) {
     (memory, stats)
 }
 
+/// What this process's previous dump measured: peak RSS growth per snapshot object and per byte
+/// of used heap. A process's heap shape changes slowly, so this predicts its next dump well.
+#[derive(Clone, Copy)]
+struct History {
+    per_object: f64,
+    per_heap_byte: f64,
+}
+
+static HISTORY: Mutex<Option<History>> = Mutex::new(None);
+
+fn history() -> Option<History> {
+    *lock(&HISTORY)
+}
+
+/// A prediction without an object count: the previous dump's growth per heap byte, or the
+/// worst case.
+fn by_heap_size(heap_used: u64, hist: Option<History>) -> u64 {
+    match hist {
+        Some(h) => {
+            (heap_used as f64 * h.per_heap_byte * memory::HISTORY_SLACK) as u64
+                + memory::WRITER_BYTES
+        }
+        None => memory::worst_case(heap_used),
+    }
+}
+
+/// The memory check of one native dump, fed by V8's progress reports: before V8 allocates the
+/// snapshot it predicts the peak from the object count (first report), and while V8 extracts
+/// it stops the dump when the growth itself reaches the headroom.
+struct Guard {
+    headroom: Headroom,
+    rss_before: u64,
+    history: Option<f64>,
+    predicted: Option<u64>,
+    refused: Option<Refusal>,
+}
+
+impl Guard {
+    fn refuse(&mut self, needed: u64) -> bool {
+        self.refused = Some(Refusal {
+            needed,
+            available: self.headroom.available,
+            limit_source: self.headroom.source.name(),
+        });
+        false
+    }
+
+    /// `false`: abort the dump.
+    fn check(&mut self, total: u32) -> bool {
+        if self.predicted.is_none() {
+            let predicted = memory::predict(u64::from(total), self.history);
+            self.predicted = Some(predicted);
+            if !memory::fits(predicted, &self.headroom) {
+                return self.refuse(predicted);
+            }
+        }
+        // The live guard: the growth so far must leave the margin free.
+        let grown = memory::rss_bytes()
+            .unwrap_or(0)
+            .saturating_sub(self.rss_before);
+        if grown.saturating_add(memory::margin(self.headroom.available)) > self.headroom.available {
+            let predicted = self.predicted.unwrap_or(0);
+            return self.refuse(predicted.max(grown));
+        }
+        true
+    }
+}
+
+/// The highest RSS seen while the snapshot exists.
+struct PeakWatch {
+    max_rss: u64,
+    chunks: u32,
+}
+
+impl PeakWatch {
+    fn sample(&mut self) {
+        if let Some(rss) = memory::rss_bytes() {
+            self.max_rss = self.max_rss.max(rss);
+        }
+    }
+}
+
 /// Adapts the writer to what the V8 bridge feeds.
 struct Feed<'a> {
     sink: &'a mut Sink,
     progress: Option<&'a Progress>,
+    guard: Option<Guard>,
+    peak: PeakWatch,
 }
 
 impl v8::SnapshotOutput for Feed<'_> {
     fn wants_progress(&self) -> bool {
-        self.progress.is_some()
+        self.progress.is_some() || self.guard.is_some()
     }
 
     fn progress(&mut self, done: u32, total: u32) -> bool {
@@ -129,11 +224,82 @@ impl v8::SnapshotOutput for Feed<'_> {
                 )
             });
         }
+        if let Some(g) = self.guard.as_mut() {
+            if !g.check(total) {
+                return false;
+            }
+        }
         !self.sink.failed()
     }
 
+    fn generated(&mut self, _nodes: Option<u64>) {
+        self.peak.sample();
+    }
+
     fn chunk(&mut self, bytes: &[u8]) -> bool {
+        // Serialization adds a little on top of the finished snapshot: sample now and then.
+        self.peak.chunks = self.peak.chunks.wrapping_add(1);
+        if self.peak.chunks.is_multiple_of(256) {
+            self.peak.sample();
+        }
         self.sink.write(bytes)
+    }
+}
+
+/// The memory check before a dump. `Err`: refused at once (even the JS engine, which cannot
+/// stop V8 halfway, knows enough). `Ok(Some)`: the dump must be watched (native engine).
+/// `Ok(None)`: it fits whatever the heap's shape, or no limit is known, or the check is off.
+fn preflight(
+    plan: &DumpPlan,
+    native: bool,
+    heap_used: Option<u64>,
+    rss_before: u64,
+) -> std::result::Result<Option<Guard>, Refusal> {
+    if !plan.memory_check {
+        return Ok(None);
+    }
+    let Some(headroom) = memory::headroom() else {
+        return Ok(None);
+    };
+    let heap_used = heap_used.unwrap_or(0);
+    // The cheap bound first: a roomy machine pays no counting pass.
+    if memory::fits(memory::worst_case(heap_used), &headroom) {
+        return Ok(None);
+    }
+    let hist = history();
+    if native {
+        return Ok(Some(Guard {
+            headroom,
+            rss_before,
+            history: hist.map(|h| h.per_object),
+            predicted: None,
+            refused: None,
+        }));
+    }
+    // The JS engine cannot be stopped halfway: it needs a history that says it fits.
+    let needed = by_heap_size(heap_used, hist);
+    if memory::fits(needed, &headroom) {
+        Ok(None)
+    } else {
+        Err(Refusal {
+            needed,
+            available: headroom.available,
+            limit_source: headroom.source.name(),
+        })
+    }
+}
+
+/// After the snapshot is deleted: give the freed memory back to the OS (glibc keeps it
+/// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump.
+fn after_dump(stats: &DumpStats, heap_used: Option<u64>) {
+    std::thread::spawn(os::malloc_trim);
+    if let (Some(peak), Some(objects)) = (stats.peak_rss_bytes, stats.object_count) {
+        if objects > 0 && peak > 0 {
+            *lock(&HISTORY) = Some(History {
+                per_object: peak as f64 / objects as f64,
+                per_heap_byte: peak as f64 / heap_used.unwrap_or(1).max(1) as f64,
+            });
+        }
     }
 }
 
@@ -249,20 +415,62 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
     };
     match req.raw_file {
         None => {
+            let heap_used = v8::heap_statistics().map(|h| h.used_heap_size);
+            let rss_before = memory::rss_bytes().unwrap_or(0);
+            let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
+            let guard = match preflight(&plan, true, heap_used, rss_before) {
+                Ok(g) => g,
+                Err(r) => {
+                    sink.abort();
+                    return fail(Err(SnapError::no_headroom(&path, r)), wait);
+                }
+            };
             let mut feed = Feed {
                 sink: &mut sink,
                 progress: progress.as_ref(),
+                guard,
+                peak: PeakWatch {
+                    max_rss: rss_before,
+                    chunks: 0,
+                },
             };
-            if let Err(e) = v8::take_snapshot(&mut feed) {
-                sink.abort();
-                let err = SnapError::other(
-                    "ERR_HEAPSNAP_FAILED",
-                    "snapshot",
-                    &path,
-                    format!("{e}, '{}'", path.display()),
-                );
-                return fail(Err(err), wait);
+            let taken = v8::take_snapshot(&mut feed);
+            let guard = feed.guard.take();
+            let mut peak_rss = feed.peak.max_rss;
+            if let Some(hwm) = memory::peak_rss_bytes().filter(|&h| h > hwm_before) {
+                peak_rss = peak_rss.max(hwm);
             }
+            let report = match taken {
+                Ok(r) => r,
+                Err(e) => {
+                    sink.abort();
+                    std::thread::spawn(os::malloc_trim);
+                    let err = match guard.and_then(|g| g.refused) {
+                        Some(r) => SnapError::no_headroom(&path, r),
+                        None => SnapError::other(
+                            "ERR_HEAPSNAP_FAILED",
+                            "snapshot",
+                            &path,
+                            format!("{e}, '{}'", path.display()),
+                        ),
+                    };
+                    return fail(Err(err), wait);
+                }
+            };
+            let hist = history();
+            let stats = DumpStats {
+                generate_ms: Some(report.generate_ms),
+                serialize_ms: Some(report.serialize_ms),
+                object_count: report.node_count,
+                predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
+                    report
+                        .node_count
+                        .map(|n| memory::predict(n, hist.map(|h| h.per_object)))
+                }),
+                peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
+            };
+            after_dump(&stats, heap_used);
+            sink.set_stats(stats);
             let stall = req.stall_ms + ms_since_start();
             finish(sink, stall, wait)
         }
@@ -319,13 +527,104 @@ pub fn dump<'env>(env: &'env Env, options: DumpOptions) -> Result<Object<'env>> 
     Ok(promise)
 }
 
-/// Where a dump with these options goes, and the JS engine's raw file beside it.
+/// Where a dump with these options goes, the JS engine's raw file beside it, and whether the
+/// memory check refuses it.
 #[napi]
 pub fn dump_paths(options: DumpOptions) -> Result<DumpPaths> {
     let req = request_of(&options)?;
-    let path = req.path.unwrap_or_else(|| req.plan.next_path());
+    let path = req.path.clone().unwrap_or_else(|| req.plan.next_path());
+    // The JS engine's memory check happens here, before v8.writeHeapSnapshot runs.
+    let heap_used = v8::heap_statistics().map(|h| h.used_heap_size).or_else(|| {
+        req.figures
+            .as_ref()
+            .and_then(|f| f.get("heapStatistics")?.get("used_heap_size")?.as_u64())
+    });
+    let refused = preflight(&req.plan, false, heap_used, 0)
+        .err()
+        .map(|r| SnapError::no_headroom(&path, r).into());
     Ok(DumpPaths {
         raw_tmp: naming::raw_tmp_path(&path).display().to_string(),
         path: path.display().to_string(),
+        refused,
+    })
+}
+
+/// The memory this process may still take, and which limit is the tightest.
+#[napi(object)]
+pub struct MemoryHeadroom {
+    pub available_bytes: f64,
+    /// `'cgroup2'`, `'cgroup1'`, `'meminfo'` or `'rlimit'`.
+    pub limit_source: String,
+}
+
+/// The tightest memory limit now; absent when none is known (not Linux).
+#[napi]
+pub fn memory_headroom() -> Option<MemoryHeadroom> {
+    memory::headroom().map(|h| MemoryHeadroom {
+        available_bytes: h.available as f64,
+        limit_source: h.source.name().into(),
+    })
+}
+
+/// What a dump now would need.
+#[napi(object)]
+pub struct DumpEstimate {
+    /// The predicted peak RSS growth of a dump.
+    pub predicted_peak_bytes: f64,
+    pub available_bytes: Option<f64>,
+    pub limit_source: Option<String>,
+    /// Whether it fits with the margin to spare (true when no limit is known).
+    pub fits: bool,
+    /// V8's count of the heap's objects (with `count`), else null.
+    pub object_count: Option<f64>,
+}
+
+/// Counts the heap's objects the way a dump starts (a GC and V8's counting pass) and stops
+/// there, before V8 allocates the snapshot.
+struct Counter {
+    total: Option<u32>,
+}
+
+impl v8::SnapshotOutput for Counter {
+    fn wants_progress(&self) -> bool {
+        true
+    }
+    fn progress(&mut self, _done: u32, total: u32) -> bool {
+        self.total = Some(total);
+        false
+    }
+    fn chunk(&mut self, _bytes: &[u8]) -> bool {
+        false
+    }
+}
+
+/// Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
+/// a heap walk on the JS thread, no snapshot); without it, the prediction comes from the heap's
+/// size and this process's previous dump.
+#[napi]
+pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
+    let headroom = memory::headroom();
+    let hist = history();
+    let heap_used = v8::heap_statistics().map(|h| h.used_heap_size).unwrap_or(0);
+    let mut object_count = None;
+    let predicted = if count {
+        let mut counter = Counter { total: None };
+        let _ = v8::take_snapshot(&mut counter);
+        let total = counter.total.ok_or_else(|| {
+            Error::from_reason(
+                "heapsnap: V8 did not report an object count (is the native engine active?)",
+            )
+        })?;
+        object_count = Some(f64::from(total));
+        memory::predict(u64::from(total), hist.map(|h| h.per_object))
+    } else {
+        by_heap_size(heap_used, hist)
+    };
+    Ok(DumpEstimate {
+        predicted_peak_bytes: predicted as f64,
+        available_bytes: headroom.map(|h| h.available as f64),
+        limit_source: headroom.map(|h| h.source.name().into()),
+        fits: headroom.is_none_or(|h| memory::fits(predicted, &h)),
+        object_count,
     })
 }

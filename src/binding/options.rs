@@ -46,6 +46,8 @@ pub struct DumpOptions {
     pub workers: Option<bool>,
     /// Near-heap-limit only: how many dumps before the hook removes itself.
     pub max_snapshots: Option<u32>,
+    /// Check that the dump fits in the memory left before V8 allocates it (default true).
+    pub memory_check: Option<bool>,
 }
 
 /// Where a dump goes.
@@ -54,6 +56,8 @@ pub struct DumpPaths {
     pub path: String,
     /// The JS engine's raw temporary file beside it.
     pub raw_tmp: String,
+    /// `ERR_HEAPSNAP_NO_HEADROOM` when the dump would not fit (nothing was written).
+    pub refused: Option<NativeError>,
 }
 
 /// A failed file operation, with the fields of Node's own fs errors.
@@ -64,6 +68,12 @@ pub struct NativeError {
     pub syscall: String,
     pub path: String,
     pub message: String,
+    /// `ERR_HEAPSNAP_NO_HEADROOM`: bytes the dump needed.
+    pub needed: Option<f64>,
+    /// `ERR_HEAPSNAP_NO_HEADROOM`: bytes available.
+    pub available: Option<f64>,
+    /// `ERR_HEAPSNAP_NO_HEADROOM`: `'cgroup2'`, `'cgroup1'`, `'meminfo'` or `'rlimit'`.
+    pub limit_source: Option<String>,
 }
 
 impl From<SnapError> for NativeError {
@@ -74,6 +84,9 @@ impl From<SnapError> for NativeError {
             syscall: e.syscall,
             path: e.path,
             message: e.message,
+            needed: e.headroom.as_ref().map(|r| r.needed as f64),
+            available: e.headroom.as_ref().map(|r| r.available as f64),
+            limit_source: e.headroom.as_ref().map(|r| r.limit_source.to_string()),
         }
     }
 }
@@ -90,6 +103,16 @@ pub struct NativeOutcome {
     pub total_ms: f64,
     pub sidecar: Option<String>,
     pub sidecar_error: Option<NativeError>,
+    /// V8's generation (native engine).
+    pub generate_ms: Option<f64>,
+    /// V8's serialization (native engine).
+    pub serialize_ms: Option<f64>,
+    /// The snapshot's node count.
+    pub object_count: Option<f64>,
+    /// The memory model's prediction of the dump's peak RSS growth.
+    pub predicted_peak_bytes: Option<f64>,
+    /// The dump's measured peak RSS growth (Linux).
+    pub peak_rss_bytes: Option<f64>,
 }
 
 /// Exactly one of `ok` and `error` is set.
@@ -113,6 +136,11 @@ impl From<Result<Outcome, SnapError>> for NativeResult {
                     total_ms: round3(o.total_ms),
                     sidecar: o.sidecar.map(|p| p.display().to_string()),
                     sidecar_error: o.sidecar_error.map(NativeError::from),
+                    generate_ms: o.stats.generate_ms.map(round3),
+                    serialize_ms: o.stats.serialize_ms.map(round3),
+                    object_count: o.stats.object_count.map(|n| n as f64),
+                    predicted_peak_bytes: o.stats.predicted_peak_bytes.map(|n| n as f64),
+                    peak_rss_bytes: o.stats.peak_rss_bytes.map(|n| n as f64),
                 }),
                 error: None,
             },

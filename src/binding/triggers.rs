@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::dump::{plan_of, run, DumpRequest, Wait};
 use super::environment::{all_slots, current_slot, lock, EnvSlot};
 use super::options::DumpOptions;
-use crate::core::dump::{self, DumpPlan, NearLimitAction};
+use crate::core::dump::{self, DumpPlan};
 use crate::core::naming;
 use crate::sys::{signal, v8};
 
@@ -221,24 +221,13 @@ fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDe
         };
     }
     st.in_progress.set(true);
-    let heap = v8::heap_statistics()
-        .map(|h| h.total_heap_size)
-        .unwrap_or(current as u64);
-    match dump::near_limit_action(heap, v8::available_memory()) {
-        NearLimitAction::Skip { needed, available } => {
-            eprintln!(
-                "heapsnap: not writing a near-heap-limit snapshot: it needs at least {} MiB, only {} MiB is available",
-                needed >> 20,
-                available >> 20
-            );
-        }
-        NearLimitAction::Dump => {
-            let mut extra = Map::new();
-            extra.insert("currentHeapLimit".into(), (current as u64).into());
-            extra.insert("initialHeapLimit".into(), (initial as u64).into());
-            trigger_dump(&st.plan, "near-heap-limit", extra, true);
-        }
-    }
+    // The same memory check as every dump: when the snapshot cannot fit (in a container's
+    // cgroup, say), it is skipped with one line on stderr and V8 goes on to its own
+    // out-of-memory error, instead of the kernel killing the process halfway through a dump.
+    let mut extra = Map::new();
+    extra.insert("currentHeapLimit".into(), (current as u64).into());
+    extra.insert("initialHeapLimit".into(), (initial as u64).into());
+    trigger_dump(&st.plan, "near-heap-limit", extra, true);
     st.taken.set(st.taken.get() + 1);
     v8::restore_initial_heap_limit(0.95);
     st.in_progress.set(false);

@@ -24,6 +24,8 @@ pub struct DumpPlan {
     pub sidecar: bool,
     pub quiet: bool,
     pub progress: bool,
+    /// Check that the dump fits in the memory left before V8 allocates it.
+    pub memory_check: bool,
 }
 
 impl DumpPlan {
@@ -95,6 +97,8 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
             human_bytes(o.bytes),
             o.stall_ms
         ),
+        // Already a whole sentence: `heapsnap: not enough memory for a heap snapshot: …`.
+        Err(e) if e.headroom.is_some() => e.message.clone(),
         Err(e) => format!("heapsnap: snapshot failed: {}", e.message),
     }
 }
@@ -103,29 +107,6 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
 /// grants the maximum young-generation size (48 MiB on Node 16–22, 192 MiB on 24+); the
 /// snapshot's own garbage collections must fit in it, so take the larger.
 pub const NEAR_LIMIT_HEADROOM: usize = 192 << 20;
-
-/// What to do on a near-heap-limit call that is not a re-entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NearLimitAction {
-    Dump,
-    /// Dumping would likely get the process OOM-killed: say why and skip.
-    Skip {
-        needed: u64,
-        available: u64,
-    },
-}
-
-/// Node core's estimate: a dump needs at least the heap's current size again. (Object-dense
-/// heaps need far more — see the README — so this only rules out hopeless cases.)
-pub fn near_limit_action(heap_size: u64, available: Option<u64>) -> NearLimitAction {
-    match available {
-        Some(available) if heap_size > available => NearLimitAction::Skip {
-            needed: heap_size,
-            available,
-        },
-        _ => NearLimitAction::Dump,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -141,6 +122,7 @@ mod tests {
             sidecar: false,
             quiet: false,
             progress: false,
+            memory_check: true,
         };
         let p = plan.next_path();
         assert!(p.is_relative());
@@ -156,23 +138,11 @@ mod tests {
             sidecar: true,
             quiet: false,
             progress: false,
+            memory_check: true,
         };
         let p = plan.next_path();
         assert_eq!(p.parent(), Some(Path::new("/var/tmp")));
         assert!(p.to_str().unwrap().ends_with(".heapsnapshot.gz"));
-    }
-
-    #[test]
-    fn near_limit_skips_only_when_memory_is_short() {
-        assert_eq!(near_limit_action(100, Some(1000)), NearLimitAction::Dump);
-        assert_eq!(near_limit_action(100, None), NearLimitAction::Dump);
-        assert_eq!(
-            near_limit_action(2000, Some(1000)),
-            NearLimitAction::Skip {
-                needed: 2000,
-                available: 1000
-            }
-        );
     }
 
     #[test]

@@ -15,6 +15,17 @@ pub struct SnapError {
     pub syscall: String,
     pub path: String,
     pub message: String,
+    /// `ERR_HEAPSNAP_NO_HEADROOM`: what the dump needed and what was available.
+    pub headroom: Option<Box<Refusal>>,
+}
+
+/// Why a dump was not taken: it would not have fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub needed: u64,
+    pub available: u64,
+    /// `cgroup2`, `cgroup1`, `meminfo` or `rlimit`.
+    pub limit_source: &'static str,
 }
 
 impl SnapError {
@@ -33,6 +44,7 @@ impl SnapError {
             errno: 0,
             syscall: syscall.into(),
             path,
+            headroom: None,
         }
     }
 
@@ -45,6 +57,7 @@ impl SnapError {
             errno,
             syscall: syscall.into(),
             path: path.into(),
+            headroom: None,
         }
     }
 
@@ -56,6 +69,23 @@ impl SnapError {
             syscall: syscall.into(),
             path: path.display().to_string(),
             message: message.into(),
+            headroom: None,
+        }
+    }
+
+    /// `ERR_HEAPSNAP_NO_HEADROOM`: the dump was not taken (or stopped before V8 allocated the
+    /// rest) because it would not fit in the memory left.
+    pub fn no_headroom(path: &Path, r: Refusal) -> Self {
+        let mib = |b: u64| b.div_ceil(1 << 20);
+        let message = format!(
+            "heapsnap: not enough memory for a heap snapshot: it needs about {} MiB, {} MiB is available ({} limit); nothing was written",
+            mib(r.needed),
+            mib(r.available),
+            r.limit_source
+        );
+        SnapError {
+            headroom: Some(Box::new(r)),
+            ..SnapError::other("ERR_HEAPSNAP_NO_HEADROOM", "snapshot", path, message)
         }
     }
 }

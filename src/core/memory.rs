@@ -52,6 +52,54 @@ pub fn rss_bytes() -> Option<u64> {
     None
 }
 
+/// The highest RSS this process has had (`VmHWM`), in bytes.
+#[cfg(target_os = "linux")]
+pub fn peak_rss_bytes() -> Option<u64> {
+    kib_field(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
+}
+
+/// The highest RSS: not known on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn peak_rss_bytes() -> Option<u64> {
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model of a dump's memory (bench/MEMORY.md has the measurements behind these numbers).
+
+/// Peak RSS growth of a dump per byte of used JS heap on the worst heap shape measured (many
+/// small objects: 17.4 on Node 20), rounded up. When even this fits, no counting pass is needed.
+pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 20.0;
+/// Peak RSS growth per snapshot object when the process has no history: the worst shape
+/// measured (small objects with a unique string each: ~870 bytes), plus 10%.
+pub const DEFAULT_BYTES_PER_OBJECT: f64 = 960.0;
+/// With a previous dump's own bytes per object, this much on top (heap shapes drift).
+pub const HISTORY_SLACK: f64 = 1.10;
+/// The writer's own memory: 32 MiB in flight and its buffers.
+pub const WRITER_BYTES: u64 = 48 << 20;
+
+/// How much must stay free beyond the prediction: 64 MiB or 10% of the headroom.
+pub fn margin(available: u64) -> u64 {
+    (64u64 << 20).max(available / 10)
+}
+
+/// The cheap bound: what a dump of a heap with `heap_used` bytes can need at most.
+pub fn worst_case(heap_used: u64) -> u64 {
+    (heap_used as f64 * WORST_GROWTH_PER_HEAP_BYTE) as u64 + WRITER_BYTES
+}
+
+/// The predicted peak RSS growth of a dump of `objects` objects. `history`: the bytes per
+/// object this process's previous dump measured.
+pub fn predict(objects: u64, history: Option<f64>) -> u64 {
+    let per_object = history.map_or(DEFAULT_BYTES_PER_OBJECT, |h| h * HISTORY_SLACK);
+    (objects as f64 * per_object) as u64 + WRITER_BYTES
+}
+
+/// Whether `needed` bytes fit in the headroom with the margin to spare.
+pub fn fits(needed: u64, headroom: &Headroom) -> bool {
+    needed.saturating_add(margin(headroom.available)) <= headroom.available
+}
+
 /// Reads a text file; a seam for the tests.
 pub trait Files {
     fn read(&self, path: &Path) -> Option<String>;
@@ -320,6 +368,23 @@ mod tests {
                 source: LimitSource::Rlimit
             })
         );
+    }
+
+    #[test]
+    fn the_model_is_conservative_without_history() {
+        let h = Headroom {
+            available: 700 << 20,
+            source: LimitSource::Cgroup1,
+        };
+        // The 700k-object service: 1.44 M snapshot objects, 1,154 MiB measured.
+        let needed = predict(1_443_582, None);
+        assert!(needed > 1_154 << 20);
+        assert!(!fits(needed, &h));
+        // 400 bytes an object measured last time: 1.44 M objects need ~660 MiB + the writer.
+        assert!(predict(1_443_582, Some(400.0)) < 760 << 20);
+        assert!(fits(worst_case(10 << 20), &h));
+        assert!(!fits(worst_case(63 << 20), &h));
+        assert_eq!(margin(100), 64 << 20);
     }
 
     #[test]

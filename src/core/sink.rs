@@ -101,6 +101,39 @@ pub struct Outcome {
     pub sidecar: Option<PathBuf>,
     /// The snapshot is durable but its sidecar could not be written.
     pub sidecar_error: Option<SnapError>,
+    /// What the producer measured (see [`Sink::set_stats`]).
+    pub stats: DumpStats,
+}
+
+/// What taking the snapshot cost, as the producer measured it; written into the sidecar and
+/// returned with the [`Outcome`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DumpStats {
+    /// V8's generation of the snapshot.
+    pub generate_ms: Option<f64>,
+    /// V8's serialization into the writer.
+    pub serialize_ms: Option<f64>,
+    /// The snapshot's node count.
+    pub object_count: Option<u64>,
+    /// What the memory model predicted the dump's peak RSS growth to be.
+    pub predicted_peak_bytes: Option<u64>,
+    /// The dump's measured peak RSS growth.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl DumpStats {
+    /// The sidecar fields, `null` where unknown.
+    pub fn fields(&self) -> Map<String, Value> {
+        let opt = |v: Option<f64>| v.map(|x| Value::from(round3(x))).unwrap_or(Value::Null);
+        let int = |v: Option<u64>| v.map(Value::from).unwrap_or(Value::Null);
+        let mut m = Map::new();
+        m.insert("generateMs".into(), opt(self.generate_ms));
+        m.insert("serializeMs".into(), opt(self.serialize_ms));
+        m.insert("objectCount".into(), int(self.object_count));
+        m.insert("predictedPeakBytes".into(), int(self.predicted_peak_bytes));
+        m.insert("peakRssBytes".into(), int(self.peak_rss_bytes));
+        m
+    }
 }
 
 /// Called on the writer thread once the file is durable (or has failed).
@@ -110,6 +143,7 @@ enum Msg {
     Chunk(Vec<u8>),
     End {
         stall_ms: f64,
+        stats: DumpStats,
         notify: Option<Notify>,
     },
 }
@@ -120,6 +154,7 @@ pub struct Sink {
     buf: Vec<u8>,
     failed: Arc<AtomicBool>,
     worker: Option<JoinHandle<Result<Outcome, SnapError>>>,
+    stats: DumpStats,
 }
 
 /// A finished sink whose writer may still be flushing.
@@ -165,6 +200,7 @@ impl Sink {
             buf: Vec::with_capacity(CHUNK_BYTES),
             failed,
             worker: Some(worker),
+            stats: DumpStats::default(),
         })
     }
 
@@ -201,13 +237,23 @@ impl Sink {
         }
     }
 
+    /// What the producer measured, for the sidecar and the [`Outcome`].
+    pub fn set_stats(&mut self, stats: DumpStats) {
+        self.stats = stats;
+    }
+
     /// Ends the stream. `stall_ms` is how long the producer was blocked. `notify`, when given,
     /// is called on the writer thread with the result.
     pub fn finish(mut self, stall_ms: f64, notify: Option<Notify>) -> Pending {
         self.flush();
         let tx = self.tx.take().expect("finish is called once");
         let worker = self.worker.take().expect("finish is called once");
-        match tx.send(Msg::End { stall_ms, notify }) {
+        let stats = self.stats;
+        match tx.send(Msg::End {
+            stall_ms,
+            stats,
+            notify,
+        }) {
             Ok(()) => Pending { worker },
             Err(crossbeam_channel::SendError(msg)) => {
                 // The writer has already stopped (it failed and returned): report its error.
@@ -467,11 +513,15 @@ impl Writer {
                     chunk.clear();
                     let _ = self.recycle.try_send(chunk);
                 }
-                Ok(Msg::End { stall_ms, notify }) => break Some((stall_ms, notify)),
+                Ok(Msg::End {
+                    stall_ms,
+                    stats,
+                    notify,
+                }) => break Some((stall_ms, stats, notify)),
                 Err(_) => break None,
             }
         };
-        let Some((stall_ms, notify)) = end else {
+        let Some((stall_ms, stats, notify)) = end else {
             let _ = fs::remove_file(&self.tmp);
             self.failed.store(true, Ordering::Relaxed);
             return Err(error.unwrap_or_else(|| {
@@ -488,7 +538,7 @@ impl Writer {
         };
         let result = match error {
             Some(e) => Err(e),
-            None => self.commit(out, raw, stall_ms),
+            None => self.commit(out, raw, stall_ms, stats),
         };
         if result.is_err() {
             let _ = fs::remove_file(&self.tmp);
@@ -501,7 +551,13 @@ impl Writer {
     }
 
     /// Finishes the stream, makes it durable and moves it under its final name.
-    fn commit(&self, out: Out, raw: u64, stall_ms: f64) -> Result<Outcome, SnapError> {
+    fn commit(
+        &self,
+        out: Out,
+        raw: u64,
+        stall_ms: f64,
+        stats: DumpStats,
+    ) -> Result<Outcome, SnapError> {
         let path = &self.spec.path;
         let counting = out.finish().map_err(|e| SnapError::io(&e, "write", path))?;
         counting
@@ -524,6 +580,7 @@ impl Writer {
             total_ms,
             sidecar: None,
             sidecar_error: None,
+            stats,
         };
         if let Some(fields) = &self.spec.sidecar {
             match write_sidecar(fields.clone(), &outcome) {
@@ -572,6 +629,7 @@ fn write_sidecar(mut fields: Map<String, Value>, o: &Outcome) -> Result<PathBuf,
     );
     fields.insert("stallMs".into(), Value::from(round3(o.stall_ms)));
     fields.insert("totalMs".into(), Value::from(round3(o.total_ms)));
+    fields.extend(o.stats.fields());
     let mut text = serde_json::to_vec_pretty(&Value::Object(fields)).expect("JSON map serializes");
     text.push(b'\n');
     check_final_path(&path, "open")?;
@@ -771,6 +829,7 @@ mod tests {
         tx.send(Msg::Chunk(vec![b'x'; 4096])).unwrap();
         tx.send(Msg::End {
             stall_ms: 0.0,
+            stats: DumpStats::default(),
             notify: None,
         })
         .unwrap();

@@ -45,6 +45,34 @@ pub fn page_size() -> Option<u64> {
     u64::try_from(page).ok().filter(|p| *p > 0)
 }
 
+/// glibc's `malloc_trim(0)`: gives the free memory at the top of the heap and in the free lists
+/// of every arena back to the OS. Looked up at run time, so builds for musl (which has no such
+/// function) still load; `false` when it is not there.
+#[cfg(unix)]
+pub fn malloc_trim() -> bool {
+    use std::sync::OnceLock;
+    type TrimFn = unsafe extern "C" fn(pad: libc::size_t) -> libc::c_int;
+    static TRIM: OnceLock<Option<TrimFn>> = OnceLock::new();
+    let trim = TRIM.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT only searches the global symbol scope for a
+        // NUL-terminated name; it does not call the symbol.
+        let addr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc_trim".as_ptr()) };
+        // SAFETY: when present, the symbol is glibc's `int malloc_trim(size_t pad)`, which is
+        // what TrimFn declares.
+        (!addr.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, TrimFn>(addr) })
+    });
+    match trim {
+        // SAFETY: malloc_trim takes the allocator's own locks; it is safe from any thread.
+        Some(f) => (unsafe { f(0) }) >= 0,
+        None => false,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn malloc_trim() -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +84,7 @@ mod tests {
         assert!(probe_process(std::process::id() as libc::pid_t).is_ok());
         assert!(!strerror(libc::ENOENT).is_empty());
         assert!(page_size().is_some_and(|p| p >= 4096));
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(malloc_trim(), "glibc has malloc_trim");
     }
 }

@@ -49,6 +49,9 @@ pub trait SnapshotOutput {
     fn progress(&mut self, _done: u32, _total: u32) -> bool {
         true
     }
+    /// Generation is over (`nodes`: the snapshot's node count, when known); serialization
+    /// starts next. The snapshot is at its largest here.
+    fn generated(&mut self, _nodes: Option<u64>) {}
     /// A piece of the snapshot's JSON text (pure ASCII). Return `false` to abort serialization.
     fn chunk(&mut self, bytes: &[u8]) -> bool;
 }
@@ -60,6 +63,8 @@ pub struct TakeReport {
     pub serialize_ms: f64,
     /// V8 called `EndOfStream`: every byte of the snapshot reached the output.
     pub complete: bool,
+    /// The snapshot's node count (`HeapSnapshot::GetNodesCount`), when that symbol resolved.
+    pub node_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -92,6 +92,12 @@ pub fn take_snapshot(out: &mut dyn SnapshotOutput) -> Result<TakeReport, BridgeE
             BridgeError::GenerationFailed
         });
     }
+    let node_count = api.nodes_count.map(|count| {
+        // SAFETY: `snapshot` is the live snapshot just returned; GetNodesCount only reads it.
+        let n = unsafe { count(snapshot) };
+        u64::try_from(n).unwrap_or(0)
+    });
+    ctx.out.generated(node_count);
     let t1 = Instant::now();
     // SAFETY: `snapshot` is the live snapshot just returned; `stream` is a valid OutputStream
     // for the duration of the call; format 0 is kJSON. Delete frees it right after, on the
@@ -108,5 +114,6 @@ pub fn take_snapshot(out: &mut dyn SnapshotOutput) -> Result<TakeReport, BridgeE
         generate_ms,
         serialize_ms,
         complete: ctx.ended,
+        node_count,
     })
 }

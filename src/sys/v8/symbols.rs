@@ -20,6 +20,7 @@ type TakeOptionsFn = unsafe extern "C" fn(
 type SerializeFn =
     unsafe extern "C" fn(snapshot: *const c_void, stream: *mut c_void, format: c_int);
 type DeleteFn = unsafe extern "C" fn(snapshot: *const c_void);
+type NodesCountFn = unsafe extern "C" fn(snapshot: *const c_void) -> c_int;
 
 /// `v8::HeapProfiler::HeapSnapshotOptions`: 24 bytes on V8 11 (Node 20), 32 on V8 12+; fields
 /// `control`@0, `global_object_name_resolver`@8, `snapshot_mode`@16, `numerics_mode`@20,
@@ -65,6 +66,10 @@ const TAKE_OPTIONS: Wanted = Wanted {
 const SERIALIZE: Wanted = Wanted {
     purpose: "HeapSnapshot::Serialize",
     candidates: &["_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE"],
+};
+const NODES_COUNT: Wanted = Wanted {
+    purpose: "HeapSnapshot::GetNodesCount",
+    candidates: &["_ZNK2v812HeapSnapshot13GetNodesCountEv"],
 };
 const DELETE: Wanted = Wanted {
     purpose: "HeapSnapshot::Delete",
@@ -127,6 +132,7 @@ pub(super) const ALL: &[&Wanted] = &[
     &TAKE_OPTIONS,
     &SERIALIZE,
     &DELETE,
+    &NODES_COUNT,
     &ADD_NEAR_HEAP_LIMIT,
     &REMOVE_NEAR_HEAP_LIMIT,
     &RESTORE_HEAP_LIMIT,
@@ -198,6 +204,8 @@ pub(super) struct SnapshotApi {
     pub(super) take: Take,
     pub(super) serialize: SerializeFn,
     pub(super) delete: DeleteFn,
+    /// Optional: the snapshot's node count, for the memory model.
+    pub(super) nodes_count: Option<NodesCountFn>,
 }
 
 #[derive(Clone, Copy)]
@@ -229,6 +237,11 @@ pub(super) fn snapshot_api() -> Option<SnapshotApi> {
     let get_heap_profiler = s.get(&GET_HEAP_PROFILER)?.addr;
     let serialize = s.get(&SERIALIZE)?.addr;
     let delete = s.get(&DELETE)?.addr;
+    let nodes_count = s.get(&NODES_COUNT).map(|f| {
+        // SAFETY: the symbol is `int HeapSnapshot::GetNodesCount() const`, i.e.
+        // (const this) -> int, which is what NodesCountFn declares.
+        unsafe { std::mem::transmute::<usize, NodesCountFn>(f.addr) }
+    });
     // SAFETY: each address is the named V8 function, and each type below spells its Itanium
     // ABI: static Isolate::GetCurrent() -> Isolate*; Isolate::GetHeapProfiler(this) ->
     // HeapProfiler*; HeapSnapshot::Serialize(const this, OutputStream*, SerializationFormat);
@@ -240,6 +253,7 @@ pub(super) fn snapshot_api() -> Option<SnapshotApi> {
             take,
             serialize: std::mem::transmute::<usize, SerializeFn>(serialize),
             delete: std::mem::transmute::<usize, DeleteFn>(delete),
+            nodes_count,
         })
     }
 }
