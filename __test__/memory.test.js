@@ -42,7 +42,7 @@ function startIn(cg, code, { cwd, args = [], env } = {}) {
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise((resolve) => child.on('exit', (status, signal) => resolve({ code: status, signal })))
   const waitFor = async (re, ms, what) => {
     const end = Date.now() + ms
     while (Date.now() < end) {
