@@ -13,6 +13,10 @@ const { tmpdir, ls, countIn, runNodeOk, NODE, ROOT } = require('./helpers')
 const cgroups = require('./cgroup')
 
 const MiB = 2 ** 20
+/** The node children run with, as a major version. */
+const childMajor = Number(
+  require('node:child_process').execFileSync(NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
+)
 
 /** The service: builds its heap, prints `ready <rss>`, then runs `onGo` when stdin says so. */
 function service(onGo, { objects = 700_000 } = {}) {
@@ -129,6 +133,12 @@ test(
   'in a 3 GiB cgroup the same service is dumped, and its RSS comes back down after the dump',
   { timeout: 240_000 },
   withCgroup(3 * 1024 * MiB, async (t, cg) => {
+    if (childMajor < 20 && !process.env.HEAPSNAP_SLOW_TESTS) {
+      // V8 10 generates this snapshot in ~3.5 min here (Node 20+: ~11 s): measured once, kept
+      // out of the matrix's time budget. HEAPSNAP_SLOW_TESTS=1 runs it.
+      t.skip(`Node ${childMajor} generates ~15x slower (passed here in 206 s); HEAPSNAP_SLOW_TESTS=1 runs it`)
+      return
+    }
     const dir = tmpdir('cg3g')
     const s = startIn(
       cg,
