@@ -63,6 +63,8 @@ function watch(options) {
           (r) => onSnapshot?.(r),
           (err) => {
             if (onError) onError(err)
+            // A refusal is already a whole sentence ('heapsnap: not enough memory for …').
+            else if (err.code === 'ERR_HEAPSNAP_NO_HEADROOM') process.stderr.write(`${err.message}\n`)
             else process.emitWarning(`heapsnap: threshold snapshot failed: ${err.message}`)
           },
         )
