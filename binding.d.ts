@@ -16,6 +16,7 @@ export interface AnalysisResult {
   diff?: DiffResult
   retainers?: RetainersResult
   inflate?: InflateResult
+  leaks?: LeaksResult
 }
 
 /** Comparison of two snapshots by object id. */
@@ -23,6 +24,12 @@ export declare function analyzeDiff(base: string, target: string, options?: Anal
 
 /** A gzip snapshot back to plain JSON. */
 export declare function analyzeInflate(input: string, output?: string | undefined | null, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/**
+ * Three snapshots of one process, in the order taken: what was allocated between the first
+ * two and is still alive in the third, grouped by class and retainer path.
+ */
+export declare function analyzeLeaks(first: string, second: string, third: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
 /** Options shared by the analyses. */
 export interface AnalyzeOptions {
@@ -222,6 +229,38 @@ export interface InflateResult {
  * by listening with `process.on` first) and sets what a signal dumps.
  */
 export declare function installSignal(signum: number, options: DumpOptions): void
+
+/** One class's count and shallow size in snapshots 1, 2 and 3. */
+export interface LeakGrowth {
+  count: Array<number>
+  shallowSize: Array<number>
+}
+
+/** One group of leaked objects: one class, one retainer path. */
+export interface LeakRow {
+  className: string
+  /** Objects allocated between snapshots 1 and 2 and still alive in 3. */
+  count: number
+  shallowSize: number
+  /** Bytes freed if the group's objects went away (nested ones counted once). */
+  retainedSize: number
+  /** The class's count and shallow size in the three snapshots. */
+  growth: LeakGrowth
+  /**
+   * The retainer path from the roots, as `heapsnap retainers` writes it, with element
+   * indices and table slots written `[]`.
+   */
+  path: string
+}
+
+/** The three-snapshot leak report. */
+export interface LeaksResult {
+  files: Array<SnapshotFileInfo>
+  /** The largest JS object id of each snapshot. */
+  maxJsIds: Array<number>
+  /** Biggest retained size first. */
+  rows: Array<LeakRow>
+}
 
 /** The tightest memory limit now; absent when none is known (not Linux). */
 export declare function memoryHeadroom(): MemoryHeadroom | null

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.analyzeDiff = nativeBinding.analyzeDiff
 module.exports.analyzeInflate = nativeBinding.analyzeInflate
+module.exports.analyzeLeaks = nativeBinding.analyzeLeaks
 module.exports.analyzeRetainers = nativeBinding.analyzeRetainers
 module.exports.analyzeSummary = nativeBinding.analyzeSummary
 module.exports.DEFAULT_GZIP_LEVEL = nativeBinding.DEFAULT_GZIP_LEVEL

@@ -278,6 +278,113 @@ export interface WatchOptions extends Omit<SnapshotOptions, 'path'> {
  */
 export function watch(options: WatchOptions): { stop(): void }
 
+/** What the monitor concluded about the process's memory over its window. */
+export interface Verdict {
+  /**
+   * `'js-heap'`: the heap left after full GCs ratchets up (a snapshot shows what and why);
+   * `'external'`: Buffers/ArrayBuffers grow (a snapshot shows their owners only partly);
+   * `'native'`: RSS grows while heap and external memory stay flat (an addon, or glibc arenas:
+   * try `MALLOC_ARENA_MAX=2` or jemalloc); `'stable'`; `'unknown'`: not enough samples yet.
+   */
+  kind: 'stable' | 'js-heap' | 'external' | 'native' | 'unknown'
+  /** 0–1: how well the samples line up (R² of the growing metric's fit). */
+  confidence: number
+  /** Slopes over the window, MiB/min: `heapFloor` (after GCs), `heapUsed`, `external`, `rss`. */
+  slopes: { heapFloor: number; heapUsed: number; external: number; rss: number } | null
+  windowMs: number
+  /** Samples in the window. */
+  samples: number
+  /** Full GCs seen in the window (their heap sizes are the floor when there are two or more). */
+  majorGcs: number
+  /** What the kind means and what to do. */
+  message: string
+}
+
+export interface AllocationSite {
+  /** The function that allocated (V8 inlines small functions: then their caller). */
+  functionName: string
+  url: string
+  /** 1-based line and column where the function starts. */
+  line: number
+  column: number
+  /** Sampled bytes allocated there and still alive at the end of the window. */
+  bytes: number
+}
+
+export interface LeakRow {
+  className: string
+  /** Objects allocated between snapshots 1 and 2 and still alive in 3. */
+  count: number
+  shallowSize: number
+  /** Bytes freed if these objects went away (what they hold included, once). */
+  retainedSize: number
+  /** The class's count and shallow size in snapshots 1, 2 and 3. */
+  growth: { count: number[]; shallowSize: number[] }
+  /**
+   * The retainer path from the roots to these objects, as `heapsnap retainers` writes it, with
+   * array indices and table slots written `[]` (10,000 entries of one Map are one row).
+   */
+  path: string
+  /** Where the surviving sampled bytes of the window were allocated, biggest first (monitor only). */
+  allocationSites: AllocationSite[]
+}
+
+export interface LeakReport {
+  /** The three snapshot files, in the order taken. */
+  snapshots: string[]
+  /** The largest JS object id in each. */
+  maxJsIds: number[]
+  /** Biggest retained size first. */
+  rows: LeakRow[]
+  allocationSites: AllocationSite[]
+  /** The monitor's report file (`<dir>/heapsnap-leaks-<time>.json`, a `.txt` beside it). */
+  reportPath?: string
+  /** Set when the attempt ended early (a dump refused for lack of memory, the monitor stopped). */
+  error?: { code?: string; message: string }
+}
+
+export interface MonitorOptions extends Omit<SnapshotOptions, 'path'> {
+  /** Sampling period. Default 5000. */
+  intervalMs?: number
+  /** The sliding window verdicts are made over; a new verdict must hold for half of it. Default 300000. */
+  windowMs?: number
+  /** Take three snapshots and write a leak report on a `'js-heap'` verdict. Default `true`. */
+  snapshots?: boolean
+  /** Keep V8's sampling heap profiler on while the snapshots are taken. Default `true`. */
+  allocationSites?: boolean
+  /** Snapshots at most (three per report). Default 3. */
+  maxSnapshots?: number
+  onVerdict?: (verdict: Verdict) => void
+  onReport?: (report: LeakReport) => void
+}
+
+export interface Monitor {
+  /** The latest verdict. */
+  verdict(): Verdict
+  /** Stops sampling; the timer never keeps the process alive anyway. */
+  stop(): void
+}
+
+/**
+ * Watches this process's memory and says what grows; on a `'js-heap'` verdict takes three
+ * snapshots (each through the memory check) with the sampling heap profiler on, and writes the
+ * leak report. Invalid options throw `TypeError`/`RangeError` synchronously.
+ */
+export function monitor(options?: MonitorOptions): Monitor
+
+/**
+ * The three-snapshot leak report of three snapshot files of one process, in the order taken.
+ * Rejects with `ERR_HEAPSNAP_SNAPSHOT_ORDER` for files out of order and
+ * `ERR_HEAPSNAP_NOT_SAME_PROCESS` for files of different processes (object ids only compare
+ * within one process).
+ */
+export function leaks(
+  first: string | URL,
+  second: string | URL,
+  third: string | URL,
+  options?: AnalyzeOptions & { top?: number },
+): Promise<LeakReport>
+
 // ---------------------------------------------------------------------------------------------
 // Analysis (also the `heapsnap` command): DevTools' Summary, Comparison and Retainers views for
 // plain or gzip snapshots of any size. Computed in Rust off the JS thread; bad arguments reject

@@ -11,6 +11,8 @@ const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
 const { summary, diff, retainers, inflate } = require('./lib/analyze')
+const { leaks } = require('./lib/leaks')
+const { monitor } = require('./lib/monitor')
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;
@@ -31,8 +33,10 @@ module.exports = {
   onNearHeapLimit,
   offNearHeapLimit,
   watch,
+  monitor,
   summary,
   diff,
   retainers,
   inflate,
+  leaks,
 }

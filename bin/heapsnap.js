@@ -8,6 +8,7 @@
 // Only the analyzer is loaded: the CLI arms no signal and hooks nothing.
 const { parseArgs } = require('node:util')
 const heapsnap = require('../lib/analyze.js')
+const { leaks, formatLeakReport } = require('../lib/leaks.js')
 const { formatBytes } = require('../lib/binding.js')
 const { version } = require('../package.json')
 
@@ -24,6 +25,10 @@ Usage:
       The shortest retainer path from the GC roots to each of the N biggest instances.
   heapsnap inflate <file.gz> [out] [--force]
       Writes the plain .heapsnapshot that DevTools loads.
+  heapsnap leaks <first> <second> <third> [--top N]
+      Three snapshots of one process, in the order taken: the objects allocated between the
+      first two and still alive in the third, of classes that keep growing, grouped by class
+      and retainer path (array indices and table slots collapsed), biggest retained size first.
 
 Options:
   --json              print the result as JSON on stdout
@@ -250,8 +255,17 @@ async function main(argv) {
         console.log(`${x.output}: ${group(x.bytesOut)} bytes (from ${group(x.bytesIn)} gzip bytes)`),
       )
     }
+    case 'leaks': {
+      want([3, 3], 'leaks <first> <second> <third> [--top N]')
+      const r = await leaks(args[0], args[1], args[2], {
+        top: top ?? (values.json ? undefined : show),
+        progress,
+        devtoolsRules,
+      })
+      return emit(r, (x) => process.stdout.write(formatLeakReport(x)))
+    }
     default:
-      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, inflate)`)
+      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, inflate, leaks)`)
   }
 }
 

@@ -4,7 +4,9 @@
 // is never pruned. It takes a baseline snapshot halfway, then one with snapshot() (gzip) and one
 // with writeSnapshot() (heapdump's API, plain JSON) at the end, reads each file back and counts
 // the LeakedSession instances in it, and finally compares baseline and end with the analyzer
-// (what `npx heapsnap diff` and `npx heapsnap retainers` print).
+// (what `npx heapsnap diff` and `npx heapsnap retainers` print). Last, heapsnap.monitor()
+// watches the service under traffic and finds the leak by itself: a growth verdict, three
+// snapshots with the sampling heap profiler on, and the leak report.
 //
 //   npm run demo                          (builds the addon first)
 //   HEAPSNAP_DIR=/some/dir npm run demo   (where the files go; default: a new temp directory)
@@ -93,7 +95,6 @@ async function main() {
   })
   console.log(`  returned ${ok}`)
   console.log(`\nexpected LeakedSession count: ${cache.size}`)
-  server.close()
 
   // The analyzer, on the two gzip files (computed in Rust off the JS thread).
   const d = await heapsnap.diff(baseline.path, r.path, { top: 3 })
@@ -107,6 +108,48 @@ async function main() {
   const ret = await heapsnap.retainers(r.path, 'LeakedSession', { paths: 1 })
   const p = ret.paths[0].path.map((s) => `${s.node.name} @${s.node.id}${s.edge ? ` ${s.edge}` : ''}`)
   console.log(`\nheapsnap retainers end LeakedSession (biggest instance):\n  ${p.join(' → ')}`)
+
+  // The monitor: nobody tells it what leaks. Traffic goes on until its report is written.
+  console.log('\nheapsnap.monitor(): traffic goes on; waiting for its verdict and report…')
+  const started = Date.now()
+  const report = await new Promise((resolve, reject) => {
+    const m = heapsnap.monitor({
+      dir,
+      intervalMs: 250,
+      windowMs: 4000,
+      onVerdict: (v) =>
+        console.log(
+          `  verdict after ${((Date.now() - started) / 1000).toFixed(1)} s: ${v.kind} (confidence ${v.confidence}): ${v.message}`,
+        ),
+      onReport: (rep) => {
+        m.stop()
+        resolve(rep)
+      },
+    })
+    const traffic = new http.Agent({ keepAlive: true, maxSockets: 20 })
+    const more = () => {
+      if (!m.verdict || done) return
+      Promise.all(
+        Array.from(
+          { length: 20 },
+          () =>
+            new Promise((res2, rej2) =>
+              http
+                .get({ host: '127.0.0.1', port, agent: traffic }, (res) => res.resume().on('end', res2))
+                .on('error', rej2),
+            ),
+        ),
+      ).then(() => setTimeout(more, 5), reject)
+    }
+    let done = false
+    more()
+    setTimeout(() => reject(new Error('demo: no leak report within 120 s')), 120_000).unref()
+    process.once('beforeExit', () => (done = true))
+  })
+  console.log(`  report after ${((Date.now() - started) / 1000).toFixed(1)} s: ${report.reportPath}\n`)
+  process.stdout.write(fs.readFileSync(report.reportPath.replace(/\.json$/, '.txt'), 'utf8'))
+  server.close()
+  server.closeAllConnections?.()
 }
 
 main().catch((err) => {

@@ -14,6 +14,7 @@ const OPTION_KEYS = {
   diff: ['top', 'progress', 'devtoolsRules', 'sameProcess'],
   retainers: ['paths', 'maxDepth', 'progress', 'devtoolsRules'],
   inflate: ['force', 'progress'],
+  leaks: ['top', 'progress', 'devtoolsRules'],
 }
 const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth'])
 
@@ -105,5 +106,21 @@ async function inflate(input, output, options) {
   return run(binding.analyzeInflate(input, output, opts), 'inflate')
 }
 
+/**
+ * The three-snapshot leak analysis of three files of one process, in the order taken (the
+ * native result; `lib/leaks.js` builds the public report from it).
+ * @param {string | URL} first
+ * @param {string | URL} second
+ * @param {string | URL} third
+ * @param {{ top?: number, progress?: boolean, devtoolsRules?: boolean }} [options]
+ */
+async function leakRows(first, second, third, options) {
+  const files = [fileArg(first, 'first'), fileArg(second, 'second'), fileArg(third, 'third')]
+  const opts = analysisOptions('leaks', options)
+  const result = await run(binding.analyzeLeaks(...files, nativeOptions(opts)), 'leaks')
+  if (opts.top) result.rows = result.rows.slice(0, opts.top)
+  return result
+}
+
 // Rejections, not throws, for bad arguments: these are async functions.
-module.exports = { summary, diff, retainers, inflate }
+module.exports = { summary, diff, retainers, inflate, leakRows }

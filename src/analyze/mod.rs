@@ -20,6 +20,7 @@ pub mod diff;
 pub mod dominators;
 pub mod graph;
 pub mod inflate;
+pub mod leaks;
 pub mod parse;
 pub mod retainers;
 pub mod source;
@@ -206,3 +207,88 @@ pub fn retainers(
 
 #[cfg(test)]
 mod tests;
+
+pub struct LeakReport {
+    pub files: [SnapshotFileInfo; 3],
+    /// The largest JS object id of each snapshot.
+    pub max_js_ids: [u32; 3],
+    /// Biggest retained size first.
+    pub rows: Vec<leaks::LeakRow>,
+}
+
+/// The JS-object side of a snapshot, read without edges.
+fn side_of(path: &Path, bar: &Bar) -> Result<(diff::DiffSide, SnapshotFileInfo), SnapError> {
+    bar.phase(format!("reading {}", path.display()));
+    let g = parse::load(
+        path,
+        LoadOptions {
+            edges: false,
+            edge_names: false,
+        },
+        bar,
+    )?;
+    Ok((diff::DiffSide::of(&g), file_info(path, &g)))
+}
+
+/// Snapshots `a` and `b` (taken in that order) must come from one process, `a` first.
+fn check_sequence(
+    a: (&Path, &diff::DiffSide),
+    b: (&Path, &diff::DiffSide),
+) -> Result<(), SnapError> {
+    if a.1.max_js_id >= b.1.max_js_id {
+        return Err(SnapError::other(
+            "ERR_HEAPSNAP_SNAPSHOT_ORDER",
+            "leaks",
+            b.0,
+            format!(
+                "the snapshots are not in the order they were taken: {} (largest object id {}) must come before {} (largest object id {})",
+                b.0.display(),
+                b.1.max_js_id,
+                a.0.display(),
+                a.1.max_js_id
+            ),
+        ));
+    }
+    let score = diff::same_process_score(a.1, b.1);
+    if score < diff::SAME_PROCESS_THRESHOLD {
+        return Err(SnapError::other(
+            "ERR_HEAPSNAP_NOT_SAME_PROCESS",
+            "leaks",
+            b.0,
+            format!(
+                "{} and {} do not look like snapshots of one process: object ids are only comparable within one process (only {:.1}% of the ids found in both name objects of the same class)",
+                a.0.display(),
+                b.0.display(),
+                100.0 * score
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `heapsnap leaks`: what was allocated between snapshots 1 and 2 and is still alive in 3.
+pub fn leaks(paths: [&Path; 3], opts: &Options, bar: &Bar) -> Result<LeakReport, SnapError> {
+    let (first, f1) = side_of(paths[0], bar)?;
+    let (second, f2) = side_of(paths[1], bar)?;
+    check_sequence((paths[0], &first), (paths[1], &second))?;
+    let mut g = load_full(paths[2], true, bar)?;
+    let third = diff::DiffSide::of(&g);
+    check_sequence((paths[1], &second), (paths[2], &third))?;
+    bar.phase("dominators");
+    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    bar.phase("retainer paths");
+    let rows = leaks::rows(
+        &g,
+        &dom,
+        &leaks::Baseline {
+            first: &first,
+            second: &second,
+        },
+        &third,
+    );
+    Ok(LeakReport {
+        files: [f1, f2, file_info(paths[2], &g)],
+        max_js_ids: [first.max_js_id, second.max_js_id, third.max_js_id],
+        rows,
+    })
+}

@@ -14,7 +14,7 @@ use super::summary;
 /// Distance offset for objects reached only through the system roots (DevTools'
 /// `baseSystemDistance`).
 pub const BASE_SYSTEM_DISTANCE: u32 = 100_000_000;
-const UNREACHED: u32 = u32::MAX;
+pub(crate) const UNREACHED: u32 = u32::MAX;
 
 /// Breadth-first distances from the user roots, then from the root.
 pub fn distances(g: &Graph) -> Vec<u32> {
@@ -101,7 +101,12 @@ pub fn retainer_node(g: &Graph, dom: &Dominators, dist: &[u32], i: usize) -> Ret
 }
 
 /// The retainer of `v` on a shortest path to the roots: `(retainer, edge)`.
-fn closest_retainer(g: &Graph, rev: &Reverse, dist: &[u32], v: usize) -> Option<(usize, usize)> {
+pub(crate) fn closest_retainer(
+    g: &Graph,
+    rev: &Reverse,
+    dist: &[u32],
+    v: usize,
+) -> Option<(usize, usize)> {
     let mut best: Option<(u32, usize, usize)> = None;
     for r in rev.of(v) {
         let src = rev.src[r] as usize;

@@ -210,6 +210,39 @@ pub struct InflateResult {
     pub bytes_out: f64,
 }
 
+/// One class's count and shallow size in snapshots 1, 2 and 3.
+#[napi(object)]
+pub struct LeakGrowth {
+    pub count: Vec<f64>,
+    pub shallow_size: Vec<f64>,
+}
+
+/// One group of leaked objects: one class, one retainer path.
+#[napi(object)]
+pub struct LeakRow {
+    pub class_name: String,
+    /// Objects allocated between snapshots 1 and 2 and still alive in 3.
+    pub count: f64,
+    pub shallow_size: f64,
+    /// Bytes freed if the group's objects went away (nested ones counted once).
+    pub retained_size: f64,
+    /// The class's count and shallow size in the three snapshots.
+    pub growth: LeakGrowth,
+    /// The retainer path from the roots, as `heapsnap retainers` writes it, with element
+    /// indices and table slots written `[]`.
+    pub path: String,
+}
+
+/// The three-snapshot leak report.
+#[napi(object)]
+pub struct LeaksResult {
+    pub files: Vec<SnapshotFileInfo>,
+    /// The largest JS object id of each snapshot.
+    pub max_js_ids: Vec<f64>,
+    /// Biggest retained size first.
+    pub rows: Vec<LeakRow>,
+}
+
 /// What a task resolves to: `error`, or the one result field of the job that ran.
 #[napi(object)]
 #[derive(Default)]
@@ -219,6 +252,7 @@ pub struct AnalysisResult {
     pub diff: Option<DiffResult>,
     pub retainers: Option<RetainersResult>,
     pub inflate: Option<InflateResult>,
+    pub leaks: Option<LeaksResult>,
 }
 
 fn settle<U>(
@@ -238,6 +272,7 @@ pub enum Job {
     Diff(PathBuf, PathBuf),
     Retainers(PathBuf, String),
     Inflate(PathBuf, Option<PathBuf>),
+    Leaks([PathBuf; 3]),
 }
 
 pub struct AnalyzeTask {
@@ -296,6 +331,36 @@ impl Task for AnalyzeTask {
                         shallow_size: r.shallow_size as f64,
                         retained_size: r.retained_size as f64,
                         paths: r.paths.into_iter().map(retainer_path).collect(),
+                    })
+                },
+            ),
+            Job::Leaks(files) => settle(
+                analyze::leaks([&files[0], &files[1], &files[2]], &core, &bar),
+                |r, out| {
+                    let [a, b, c] = r.files;
+                    out.leaks = Some(LeaksResult {
+                        files: vec![a.into(), b.into(), c.into()],
+                        max_js_ids: r.max_js_ids.iter().map(|&i| f64::from(i)).collect(),
+                        rows: r
+                            .rows
+                            .into_iter()
+                            .map(|row| LeakRow {
+                                class_name: row.class_name,
+                                count: row.count as f64,
+                                shallow_size: row.shallow_size as f64,
+                                retained_size: row.retained_size as f64,
+                                growth: LeakGrowth {
+                                    count: row.growth.count.iter().map(|&v| v as f64).collect(),
+                                    shallow_size: row
+                                        .growth
+                                        .shallow_size
+                                        .iter()
+                                        .map(|&v| v as f64)
+                                        .collect(),
+                                },
+                                path: row.path,
+                            })
+                            .collect(),
                     })
                 },
             ),
@@ -410,6 +475,25 @@ pub fn analyze_inflate(
     };
     Ok(task(
         Job::Inflate(path_arg(&input, "input")?, output),
+        options,
+    ))
+}
+
+/// Three snapshots of one process, in the order taken: what was allocated between the first
+/// two and is still alive in the third, grouped by class and retainer path.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_leaks(
+    first: String,
+    second: String,
+    third: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(
+        Job::Leaks([
+            path_arg(&first, "first")?,
+            path_arg(&second, "second")?,
+            path_arg(&third, "third")?,
+        ]),
         options,
     ))
 }
