@@ -135,7 +135,7 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
     let mut leaked = vec![false; g.node_count()];
     for (i, slot) in leaked.iter_mut().enumerate() {
         let id = g.id[i];
-        if id % 2 == 0 || id <= from || id > to || !g.counted(i) || dist[i] == UNREACHED {
+        if id.is_multiple_of(2) || id <= from || id > to || !g.counted(i) || dist[i] == UNREACHED {
             continue;
         }
         if INTERNAL_TYPES.contains(&g.node_type_name(i)) {
@@ -159,8 +159,8 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
         false
     };
     let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for i in 0..g.node_count() {
-        if !leaked[i] || held_by_leak(i) {
+    for (i, &is_leaked) in leaked.iter().enumerate() {
+        if !is_leaked || held_by_leak(i) {
             continue;
         }
         let key = (g.class_name(i).into_owned(), path_of(g, &rev, &dist, i));
