@@ -10,7 +10,7 @@ const signals = require('./lib/signals')
 const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
-const { summary, diff, retainers, inflate } = require('./lib/analyze')
+const { summary, diff, retainers, inflate, stats } = require('./lib/analyze')
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;
@@ -35,4 +35,5 @@ module.exports = {
   diff,
   retainers,
   inflate,
+  stats,
 }

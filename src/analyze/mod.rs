@@ -16,6 +16,7 @@
 
 pub mod bar;
 pub mod bitset;
+pub mod devtools;
 pub mod diff;
 pub mod dominators;
 pub mod graph;
@@ -30,6 +31,7 @@ use std::time::Instant;
 
 use crate::core::error::SnapError;
 use bar::Bar;
+use devtools::Classes;
 use graph::{Graph, LoadOptions, Reverse};
 use summary::ClassRow;
 
@@ -103,18 +105,29 @@ fn load_full(path: &Path, edge_names: bool, bar: &Bar) -> Result<Graph, SnapErro
     )
 }
 
+/// The classes of a loaded graph under `opts` (DevTools' rules change its self sizes).
+fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
+    if opts.devtools_rules {
+        Classes::devtools(g)
+    } else {
+        Classes::legacy(g)
+    }
+}
+
 /// `heapsnap summary`.
 pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, SnapError> {
     let t = Instant::now();
-    let mut g = load_full(path, false, bar)?;
+    // DevTools' rules read edge names (property names, WeakMap entries, `elements`).
+    let mut g = load_full(path, opts.devtools_rules, bar)?;
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
+    let cls = classes_of(&mut g, opts);
     let dom = dominators::compute(&mut g, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
-    let classes = summary::classes(&g, &dom, |_| true);
+    let classes = summary::classes(&g, &dom, &cls, |_| true);
     let file = file_info(path, &g);
     Ok(SummaryReport {
         file,
@@ -141,6 +154,8 @@ pub struct DiffReport {
 }
 
 /// `heapsnap diff`. `same_process` forces the answer instead of inferring it from the ids.
+/// Each snapshot's classes are its own (as `heap-snapshot-toolkit`'s `diff` has them: the
+/// base's plain objects are named by the interfaces inferred from the base).
 pub fn diff(
     base: &Path,
     target: &Path,
@@ -149,19 +164,22 @@ pub fn diff(
     bar: &Bar,
 ) -> Result<DiffReport, SnapError> {
     bar.phase(format!("reading {}", base.display()));
-    let bg = parse::load(
+    let mut bg = parse::load(
         base,
         LoadOptions {
-            edges: false,
-            edge_names: false,
+            // Without DevTools' rules the base's classes need no edges.
+            edges: opts.devtools_rules,
+            edge_names: opts.devtools_rules,
         },
         bar,
     )?;
-    let base_side = diff::DiffSide::of(&bg);
+    let base_cls = classes_of(&mut bg, opts);
+    let base_side = diff::DiffSide::of(&bg, &base_cls);
     let base_file = file_info(base, &bg);
-    drop(bg);
-    let mut tg = load_full(target, false, bar)?;
-    let target_side = diff::DiffSide::of(&tg);
+    drop((bg, base_cls));
+    let mut tg = load_full(target, opts.devtools_rules, bar)?;
+    let cls = classes_of(&mut tg, opts);
+    let target_side = diff::DiffSide::of(&tg, &cls);
     bar.phase("comparing");
     let classes = diff::compare(&base_side, &target_side);
     let score = diff::same_process_score(&base_side, &target_side);
@@ -171,7 +189,7 @@ pub fn diff(
     let allocated_between = if same {
         bar.phase("dominators");
         let dom = dominators::compute(&mut tg, opts.devtools_rules, true);
-        Some(summary::classes(&tg, &dom, |i| tg.id[i] > min_id))
+        Some(summary::classes(&tg, &dom, &cls, |i| tg.id[i] > min_id))
     } else {
         None
     };
@@ -197,11 +215,29 @@ pub fn retainers(
 ) -> Result<(SnapshotFileInfo, retainers::Report), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
+    let cls = classes_of(&mut g, opts);
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
     bar.phase("retainer paths");
-    let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
+    let report = retainers::report(&g, &rev, &dom, &cls, class_name, paths, max_depth);
     Ok((file_info(path, &g), report))
+}
+
+/// `heapsnap stats`: DevTools' Statistics (`getStatistics`). Under DevTools' rules the sizes
+/// are those after `calculateShallowSizes`, as DevTools computes them.
+pub fn stats(
+    path: &Path,
+    opts: &Options,
+    bar: &Bar,
+) -> Result<(SnapshotFileInfo, devtools::Statistics), SnapError> {
+    let mut g = load_full(path, true, bar)?;
+    bar.phase("statistics");
+    let detached = devtools::propagate_dom_state(&g);
+    if opts.devtools_rules {
+        devtools::calculate_shallow_sizes(&mut g, &detached);
+    }
+    let s = devtools::statistics(&g, &detached);
+    Ok((file_info(path, &g), s))
 }
 
 #[cfg(test)]
