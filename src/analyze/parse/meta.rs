@@ -84,19 +84,25 @@ impl Meta {
                 return Err(format!("unsupported {what} length {}", fields.len()));
             }
         }
+        // Locations are read only when all four fields are there (they only name classes).
         let location = match meta.get("location_fields") {
             Some(v) => {
                 let f = strings_of(v, "location_fields")?;
-                if f.len() > MAX_FIELDS {
-                    return Err(format!("unsupported location_fields length {}", f.len()));
+                let at = |name: &str| f.iter().position(|x| x == name);
+                match (at("object_index"), at("script_id"), at("line"), at("column")) {
+                    (Some(object_index), Some(script_id), Some(line), Some(column))
+                        if f.len() <= MAX_FIELDS =>
+                    {
+                        Some(LocationFields {
+                            stride: f.len(),
+                            object_index,
+                            script_id,
+                            line,
+                            column,
+                        })
+                    }
+                    _ => None,
                 }
-                Some(LocationFields {
-                    stride: f.len(),
-                    object_index: field_index(&f, "object_index", "location_fields")?,
-                    script_id: field_index(&f, "script_id", "location_fields")?,
-                    line: field_index(&f, "line", "location_fields")?,
-                    column: field_index(&f, "column", "location_fields")?,
-                })
             }
             None => None,
         };
