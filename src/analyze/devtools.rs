@@ -438,18 +438,7 @@ fn calculate_object_names(g: &Graph, detached: &BitSet) -> (Vec<u32>, Vec<ClassI
         let t = g.ntype[i];
         let c = if t == g.nk.object || t == g.nk.native {
             let name = raw_name(g, detached, i);
-            let trimmed = if let Some(space) = name.strip_prefix('<').and(name.find(' ')) {
-                Some(format!("{}>", &name[..space]))
-            } else if name.starts_with('<') {
-                Some(name.to_string())
-            } else if name.starts_with("Detached <") {
-                Some(match name[10..].find(' ') {
-                    Some(space) => format!("{}>", &name[..10 + space]),
-                    None => name.to_string(),
-                })
-            } else {
-                None
-            };
+            let trimmed = element_class(&name);
             match trimmed {
                 Some(s) => added_class(&mut info, s),
                 None if t == g.nk.native && detached.contains(i as u32) => {
@@ -492,6 +481,22 @@ fn calculate_object_names(g: &Graph, detached: &BitSet) -> (Vec<u32>, Vec<ClassI
         of.push(c);
     }
     (of, info)
+}
+
+/// `calculateObjectNames` on DOM-like names: `<div id="a">` is counted as `<div>`, and
+/// `Detached <div id="a">` as `Detached <div>`.
+fn element_class(name: &str) -> Option<String> {
+    if name.starts_with('<') {
+        return Some(match name.find(' ') {
+            Some(space) => format!("{}>", &name[..space]),
+            None => name.to_string(),
+        });
+    }
+    let rest = name.strip_prefix("Detached <")?;
+    Some(match rest.find(' ') {
+        Some(space) => format!("Detached <{}>", &rest[..space]),
+        None => name.to_string(),
+    })
 }
 
 /// `HeapSnapshot.isPlainJSObject`: an `object` node named `Object`.
@@ -578,8 +583,10 @@ pub fn infer_interface_definitions(g: &Graph) -> Vec<InterfaceDefinition> {
             }
         }
     }
-    candidates.sort_by(|a, b| b.count.cmp(&a.count)); // stable, as Array.prototype.sort
-    let min = MIN_OBJECT_COUNT_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION_PER_INTERFACE);
+    // Most common first; stable, as Array.prototype.sort.
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.count));
+    let min =
+        MIN_OBJECT_COUNT_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION_PER_INTERFACE);
     let keep = candidates
         .iter()
         .take_while(|c| c.count as f64 >= min)
@@ -829,11 +836,15 @@ mod tests {
         );
         assert_eq!(weakmap_duplicated_part("map"), None);
         assert_eq!(
-            weakmap_duplicated_part(" / part of key (a @3) -> value (b @5) pair in WeakMap (table @7)"),
+            weakmap_duplicated_part(
+                " / part of key (a @3) -> value (b @5) pair in WeakMap (table @7)"
+            ),
             None
         );
         assert_eq!(
-            weakmap_duplicated_part("1 / part of key (a\n @3) -> value (b @5) pair in WeakMap (table @7)"),
+            weakmap_duplicated_part(
+                "1 / part of key (a\n @3) -> value (b @5) pair in WeakMap (table @7)"
+            ),
             None
         );
     }
@@ -846,5 +857,8 @@ mod tests {
         assert_eq!(parse_int("x"), None);
         assert_eq!(format_property_name("a,b"), "\"a,b\"");
         assert_eq!(format_property_name("ab"), "ab");
+        assert_eq!(element_class("<div id=\"a\">").as_deref(), Some("<div>"));
+        assert_eq!(element_class("Detached <p x>").as_deref(), Some("Detached <p>"));
+        assert_eq!(element_class("Foo"), None);
     }
 }

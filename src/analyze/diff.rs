@@ -61,7 +61,10 @@ impl DiffSide {
                     },
                 ));
             }
-            rows[row_of[c as usize] as usize].1.ids.push((id, g.self_size(i)));
+            rows[row_of[c as usize] as usize]
+                .1
+                .ids
+                .push((id, g.self_size(i)));
             if id % 2 == 1 {
                 js_ids.push((id, c));
             }
@@ -104,7 +107,11 @@ pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<DiffRow> {
         let a = base.classes.get(key).unwrap_or(&empty);
         let b = target.classes.get(key).unwrap_or(&empty);
         // `calculateDiffForClass`: the target's name, else the base's.
-        let named = if target.classes.contains_key(key) { b } else { a };
+        let named = if target.classes.contains_key(key) {
+            b
+        } else {
+            a
+        };
         let mut row = DiffRow {
             name: named.name.clone(),
             location: named.location,

@@ -2,15 +2,11 @@
 //! graph compactly, computes dominators and retained sizes, and answers the questions of
 //! DevTools' Summary, Comparison and Retainers views. Pure Rust: knows nothing of N-API or V8.
 //!
-//! Where this differs from current DevTools, on purpose:
-//! - Sizes are V8's own `self_size`s. DevTools (since 2024) moves the size of some internal
-//!   arrays into the single object that owns them (`calculateShallowSizes`); here a class's
-//!   shallow size is the sum the file states, which anyone can recount from the JSON.
-//! - Plain objects are one class, `Object`. DevTools (since 2024) splits them by property
-//!   names into `{a, b}` classes, and objects by allocation site when the snapshot has
-//!   `locations`.
-//! - Closures are `(closure)` and regexps `(regexp)` (DevTools now shows `Function` and
-//!   `RegExp`).
+//! By default the Summary, Comparison and Statistics follow Chrome DevTools' own model of a
+//! snapshot (`devtools`: its shallow sizes, class names, class keys and distances; checked row
+//! by row against DevTools' code in `__test__/devtools.test.js`). With `devtools_rules` off
+//! they keep the older model: V8's own self sizes, `(closure)`, `(regexp)`, one `Object`
+//! class, no locations or distances, and memlab's dominator tree.
 
 #![forbid(unsafe_code)]
 
@@ -38,8 +34,9 @@ use summary::ClassRow;
 /// Choices common to the analyses.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// DevTools' page-owned and WeakMap rules (special cases 3 and 5 in `dominators`); on by
-    /// default. Off, the dominator tree is the one memlab computes.
+    /// DevTools' model (`devtools`: shallow sizes, class names and keys, distances) and its
+    /// page-owned and WeakMap rules (special cases 3 and 5 in `dominators`); on by default.
+    /// Off: V8's own sizes, the older names, and the dominator tree memlab computes.
     pub devtools_rules: bool,
 }
 

@@ -121,6 +121,10 @@ pub fn sort_rows(rows: &mut [ClassRow]) {
             .cmp(&a.retained_size)
             .then(b.shallow_size.cmp(&a.shallow_size))
             .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.location.map(|l| (l.script_id, l.line, l.column)).cmp(&b.location.map(|l| (l.script_id, l.line, l.column))))
+            .then_with(|| {
+                a.location
+                    .map(|l| (l.script_id, l.line, l.column))
+                    .cmp(&b.location.map(|l| (l.script_id, l.line, l.column)))
+            })
     });
 }

@@ -477,7 +477,10 @@ pub fn analyze_retainers(
 
 /// DevTools' Statistics of one snapshot.
 #[napi(ts_return_type = "Promise<AnalysisResult>")]
-pub fn analyze_stats(path: String, options: Option<AnalyzeOptions>) -> Result<AsyncTask<AnalyzeTask>> {
+pub fn analyze_stats(
+    path: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
     Ok(task(Job::Stats(path_arg(&path, "file")?), options))
 }
 

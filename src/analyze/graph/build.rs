@@ -283,7 +283,7 @@ impl Builder {
     /// those by location).
     pub fn push_location(&mut self, object_index: u64, stride: usize, loc: (u64, u64, u64)) {
         let g = &mut self.g;
-        if stride == 0 || object_index % stride as u64 != 0 {
+        if stride == 0 || !object_index.is_multiple_of(stride as u64) {
             return;
         }
         let ordinal = object_index / stride as u64;

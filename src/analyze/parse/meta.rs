@@ -89,7 +89,12 @@ impl Meta {
             Some(v) => {
                 let f = strings_of(v, "location_fields")?;
                 let at = |name: &str| f.iter().position(|x| x == name);
-                match (at("object_index"), at("script_id"), at("line"), at("column")) {
+                match (
+                    at("object_index"),
+                    at("script_id"),
+                    at("line"),
+                    at("column"),
+                ) {
                     (Some(object_index), Some(script_id), Some(line), Some(column))
                         if f.len() <= MAX_FIELDS =>
                     {
