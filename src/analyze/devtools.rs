@@ -858,7 +858,10 @@ mod tests {
         assert_eq!(format_property_name("a,b"), "\"a,b\"");
         assert_eq!(format_property_name("ab"), "ab");
         assert_eq!(element_class("<div id=\"a\">").as_deref(), Some("<div>"));
-        assert_eq!(element_class("Detached <p x>").as_deref(), Some("Detached <p>"));
+        assert_eq!(
+            element_class("Detached <p x>").as_deref(),
+            Some("Detached <p>")
+        );
         assert_eq!(element_class("Foo"), None);
     }
 }
