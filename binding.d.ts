@@ -17,6 +17,7 @@ export interface AnalysisResult {
   retainers?: RetainersResult
   inflate?: InflateResult
   leaks?: LeaksResult
+  stats?: StatsResult
 }
 
 /** Comparison of two snapshots by object id. */
@@ -53,11 +54,16 @@ export interface AnalyzeOptions {
 /** Retainer paths for the biggest instances of a class. */
 export declare function analyzeRetainers(path: string, className: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
+/** DevTools' Statistics of one snapshot. */
+export declare function analyzeStats(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
 /** Summary of one snapshot: per class count, shallow and retained size. */
 export declare function analyzeSummary(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
 export interface ClassDiff {
   name: string
+  /** As in `ClassSummary`: classes are matched by name and location. */
+  location?: ClassLocation
   /** `# New`: in the target, not in the base. */
   newCount: number
   /** `# Deleted`: in the base, not in the target. */
@@ -72,13 +78,38 @@ export interface ClassDiff {
   sizeDelta: number
 }
 
+/**
+ * Where a class's constructor is (DevTools keeps same-named classes from different places
+ * apart).
+ */
+export interface ClassLocation {
+  scriptId: number
+  /** 0-based. */
+  line: number
+  /** 0-based. */
+  column: number
+}
+
 export interface ClassSummary {
   /**
-   * DevTools' class name: the constructor name for objects, the node name for native nodes
-   * (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
-   * `(array)`, `(closure)`, `(<type>)` for the rest.
+   * DevTools' class name: the constructor name for objects, `{a, b}` for plain objects
+   * named by their properties, the node name for native nodes (`Detached <name>` when
+   * detached), `Function`, `RegExp`, `(system)`, `(compiled code)`, `(string)`, `(array)`,
+   * `(<type>)` for the rest. With `devtoolsRules: false`: closures are `(closure)`, regexps
+   * `(regexp)`, plain objects `Object`.
    */
   name: string
+  /**
+   * Set when DevTools keys the class by its constructor's location (several rows may then
+   * share a name).
+   */
+  location?: ClassLocation
+  /**
+   * DevTools' Distance: the smallest distance of an instance from the roots (-5 when one is
+   * unreachable; from 100000000 for objects reachable only through system roots). Absent
+   * with `devtoolsRules: false`.
+   */
+  distance?: number
   count: number
   /** Sum of the instances' self sizes (bytes). */
   shallowSize: number
@@ -410,6 +441,31 @@ export interface SnapshotFileInfo {
   edgeCount: number
   /** Sum of every node's self size. */
   totalSize: number
+}
+
+/** DevTools' Statistics (the pie chart of the Summary view), in bytes. */
+export interface Statistics {
+  /** Total: every node's self size, plus the extra native bytes. */
+  total: number
+  /** The V8 heap: `total` less `native`. */
+  v8Heap: number
+  code: number
+  strings: number
+  /** JS arrays (with their element stores when they alone hold them). */
+  jsArrays: number
+  /** System objects. */
+  system: number
+  /** Native memory: native nodes, plus the extra native bytes. */
+  native: number
+  /** Typed arrays' backing stores (part of `native`). */
+  typedArrays: number
+  /** `snapshot.extra_native_bytes` (0 when the snapshot has none; part of `native`). */
+  extraNative: number
+}
+
+export interface StatsResult {
+  file: SnapshotFileInfo
+  statistics: Statistics
 }
 
 export interface SummaryResult {

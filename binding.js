@@ -839,6 +839,7 @@ module.exports.analyzeDiff = nativeBinding.analyzeDiff
 module.exports.analyzeInflate = nativeBinding.analyzeInflate
 module.exports.analyzeLeaks = nativeBinding.analyzeLeaks
 module.exports.analyzeRetainers = nativeBinding.analyzeRetainers
+module.exports.analyzeStats = nativeBinding.analyzeStats
 module.exports.analyzeSummary = nativeBinding.analyzeSummary
 module.exports.DEFAULT_GZIP_LEVEL = nativeBinding.DEFAULT_GZIP_LEVEL
 module.exports.dump = nativeBinding.dump

@@ -398,9 +398,11 @@ import type {
   DiffResult as NativeDiffResult,
   InflateResult,
   RetainersResult,
+  StatsResult,
   SummaryResult,
 } from './binding'
 export type {
+  ClassLocation,
   ClassDiff,
   ClassSummary,
   InflateResult,
@@ -409,6 +411,8 @@ export type {
   RetainerPath,
   RetainersResult,
   SnapshotFileInfo,
+  Statistics,
+  StatsResult,
   SummaryResult,
   Timings,
 } from './binding'
@@ -417,8 +421,11 @@ export interface AnalyzeOptions {
   /** Draw a progress bar on stderr (only worth it when stderr is a terminal). Default false. */
   progress?: boolean
   /**
-   * DevTools' page-owned and WeakMap rules for retained sizes (default true). `false` gives the
-   * dominator tree memlab computes: weak and non-root shortcut edges still do not retain.
+   * DevTools' rules (default true): its dominator tree (page-owned and WeakMap rules), its
+   * shallow sizes (internal arrays counted in their single owner), its class names (`{a, b}`,
+   * `Function`, `RegExp`, classes keyed by constructor location) and distances. `false` gives
+   * V8's own self sizes, the older names and the dominator tree memlab computes: weak and
+   * non-root shortcut edges still do not retain.
    */
   devtoolsRules?: boolean
 }
@@ -447,6 +454,12 @@ export function retainers(
   className: string,
   options?: AnalyzeOptions & { paths?: number; maxDepth?: number },
 ): Promise<RetainersResult>
+
+/**
+ * DevTools' Statistics (the Summary view's pie chart: code, strings, JS arrays, typed arrays,
+ * system, native, total), as DevTools computes them.
+ */
+export function stats(file: string | URL, options?: AnalyzeOptions): Promise<StatsResult>
 
 /**
  * Writes the plain `.heapsnapshot` inside a gzip one, for DevTools: atomically (temporary file,

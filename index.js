@@ -10,7 +10,7 @@ const signals = require('./lib/signals')
 const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
-const { summary, diff, retainers, inflate } = require('./lib/analyze')
+const { summary, diff, retainers, inflate, stats } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
 const { monitor } = require('./lib/monitor')
 
@@ -38,5 +38,6 @@ module.exports = {
   diff,
   retainers,
   inflate,
+  stats,
   leaks,
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 
-// heapsnap: DevTools' Summary, Comparison and Retainers views in the terminal, for plain and
+// heapsnap: DevTools' Summary, Comparison, Retainers and Statistics views in the terminal, for plain and
 // gzip snapshots of any size. The analysis runs in Rust (see lib/analyze.js); this file parses the
 // command line and prints tables, or JSON with --json.
 
@@ -16,13 +16,15 @@ const USAGE = `heapsnap ${version}: heap snapshot analysis without DevTools (pla
 
 Usage:
   heapsnap summary <file> [--top N]
-      Per class: count, shallow size, retained size (DevTools' Summary view).
+      Per class: distance, count, shallow size, retained size (DevTools' Summary view).
   heapsnap diff <base> <target> [--top N] [--same-process | --other-process]
       # New, # Deleted, # Delta, Alloc. Size, Freed Size, Size Delta per class, objects
       matched by id (DevTools' Comparison view); when both files come from one process, also
       the objects allocated between the two snapshots.
   heapsnap retainers <file> <class> [--paths N] [--max-depth N]
       The shortest retainer path from the GC roots to each of the N biggest instances.
+  heapsnap stats <file>
+      Total, code, strings, JS arrays, typed arrays, system, native (DevTools' Statistics).
   heapsnap inflate <file.gz> [out] [--force]
       Writes the plain .heapsnapshot that DevTools loads.
   heapsnap leaks <first> <second> <third> [--top N]
@@ -33,8 +35,9 @@ Usage:
 Options:
   --json              print the result as JSON on stdout
   --top N             rows to print (default 20; with --json, all rows unless given)
-  --no-devtools-rules leave out DevTools' page-owned and WeakMap rules (retained sizes
-                      as memlab computes them)
+  --no-devtools-rules V8's own self sizes, the older class names ((closure), (regexp),
+                      Object) and no page-owned or WeakMap rules (retained sizes as
+                      memlab computes them); DevTools' rules are the default
   --no-progress       never draw the progress bar (drawn on stderr when it is a terminal)
   -h, --help          this text
   -v, --version       the version
@@ -111,10 +114,44 @@ function describeFile(f) {
   )
 }
 
+/** '−' for objects no path reaches (-5) and those reached only from system roots (≥ 100000000). */
+function distance(d) {
+  if (d === undefined || d === null) return ''
+  return d < 0 || d >= 100000000 ? '−' : String(d)
+}
+
+function printStats(r) {
+  console.log(describeFile(r.file))
+  const s = r.statistics
+  const rows = [
+    ['Code', s.code],
+    ['Strings', s.strings],
+    ['JS arrays', s.jsArrays],
+    ['Typed arrays', s.typedArrays],
+    ['System objects', s.system],
+    ['Other JS objects', s.v8Heap - s.code - s.strings - s.jsArrays - s.system],
+    ['Other non-JS objects', s.native - s.typedArrays],
+    ['Total', s.total],
+  ]
+  console.log(
+    '\n' +
+      table(
+        [
+          { title: 'Statistics', value: (x) => x[0] },
+          { title: 'Bytes', right: true, value: (x) => group(x[1]) },
+          { title: '', right: true, value: (x) => bytes(x[1]) },
+          { title: '%', right: true, value: (x) => percent(x[1], s.total) },
+        ],
+        rows,
+      ),
+  )
+}
+
 function summaryTable(classes, total) {
   return table(
     [
       { title: 'Class', value: (r) => clip(r.name) },
+      { title: 'Distance', right: true, value: (r) => distance(r.distance) },
       { title: 'Count', right: true, value: (r) => group(r.count) },
       { title: 'Shallow size', right: true, value: (r) => group(r.shallowSize) },
       { title: '%', right: true, value: (r) => percent(r.shallowSize, total) },
@@ -248,6 +285,11 @@ async function main(argv) {
       }
       return
     }
+    case 'stats': {
+      want([1, 1], 'stats <file>')
+      const r = await heapsnap.stats(args[0], { progress, devtoolsRules })
+      return emit(r, printStats)
+    }
     case 'inflate': {
       want([1, 2], 'inflate <file.gz> [out] [--force]')
       const r = await heapsnap.inflate(args[0], args[1], { force: values.force, progress })
@@ -265,7 +307,7 @@ async function main(argv) {
       return emit(r, (x) => process.stdout.write(formatLeakReport(x)))
     }
     default:
-      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, inflate, leaks)`)
+      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, stats, inflate, leaks)`)
   }
 }
 

@@ -14,6 +14,7 @@ const OPTION_KEYS = {
   diff: ['top', 'progress', 'devtoolsRules', 'sameProcess'],
   retainers: ['paths', 'maxDepth', 'progress', 'devtoolsRules'],
   inflate: ['force', 'progress'],
+  stats: ['progress', 'devtoolsRules'],
   leaks: ['top', 'progress', 'devtoolsRules'],
 }
 const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth'])
@@ -89,6 +90,18 @@ async function retainers(file, className, options) {
 }
 
 /**
+ * DevTools' Statistics for one snapshot (plain or gzip): total, code, strings, JS arrays,
+ * typed arrays, system, native.
+ * @param {string | URL} file
+ * @param {import('../index').StatsOptions} [options]
+ */
+async function stats(file, options) {
+  file = fileArg(file, 'file')
+  const opts = analysisOptions('stats', options)
+  return run(binding.analyzeStats(file, opts), 'stats')
+}
+
+/**
  * Writes the plain `.heapsnapshot` inside a gzip one (atomically; refuses to overwrite
  * unless `force`). `output` defaults to the input name without `.gz`.
  * @param {string | URL} input
@@ -123,4 +136,4 @@ async function leakRows(first, second, third, options) {
 }
 
 // Rejections, not throws, for bad arguments: these are async functions.
-module.exports = { summary, diff, retainers, inflate, leakRows }
+module.exports = { summary, diff, retainers, inflate, stats, leakRows }

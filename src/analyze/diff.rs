@@ -4,10 +4,21 @@
 
 use std::collections::HashMap;
 
+use super::devtools::{Classes, Location};
 use super::graph::Graph;
+use super::summary::dedupe_keys;
 
-/// One class's objects, sorted by id: `(id, self size)`.
-pub type ClassIds = HashMap<String, Vec<(u32, u64)>>;
+/// One class's objects in one snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct DiffClass {
+    pub name: String,
+    pub location: Option<Location>,
+    /// `(id, self size)`, sorted by id.
+    pub ids: Vec<(u32, u64)>,
+}
+
+/// Classes by DevTools' class key (`,Name`, or `script,line,column,Name`).
+pub type ClassIds = HashMap<String, DiffClass>;
 
 /// Everything the comparison needs from one snapshot; the graph itself can then be dropped.
 pub struct DiffSide {
@@ -21,9 +32,12 @@ pub struct DiffSide {
 }
 
 impl DiffSide {
-    pub fn of(g: &Graph) -> DiffSide {
-        let mut by_key: HashMap<u64, (u32, Vec<(u32, u64)>)> = HashMap::new();
-        let mut names: Vec<String> = Vec::new();
+    /// DevTools' `aggregatesForDiff`: the counted objects of each class.
+    pub fn of(g: &Graph, cls: &Classes) -> DiffSide {
+        const NONE: u32 = u32::MAX;
+        let mut row_of = vec![NONE; cls.info.len()];
+        let mut rows: Vec<(String, DiffClass)> = Vec::new();
+        let names: Vec<String> = cls.info.iter().map(|c| c.name.clone()).collect();
         let mut js_ids = Vec::new();
         let mut max_js_id = 0;
         for i in 0..g.node_count() {
@@ -34,25 +48,32 @@ impl DiffSide {
             if !g.counted(i) {
                 continue;
             }
-            let entry = by_key.entry(g.class_key(i)).or_insert_with(|| {
-                names.push(g.class_name(i).into_owned());
-                ((names.len() - 1) as u32, Vec::new())
-            });
-            entry.1.push((id, g.self_size(i)));
+            let c = cls.of[i];
+            if row_of[c as usize] == NONE {
+                row_of[c as usize] = rows.len() as u32;
+                let info = &cls.info[c as usize];
+                rows.push((
+                    info.key(),
+                    DiffClass {
+                        name: info.name.clone(),
+                        location: info.location,
+                        ids: Vec::new(),
+                    },
+                ));
+            }
+            rows[row_of[c as usize] as usize]
+                .1
+                .ids
+                .push((id, g.self_size(i)));
             if id % 2 == 1 {
-                js_ids.push((id, entry.0));
+                js_ids.push((id, c));
             }
         }
         js_ids.sort_unstable();
         let mut classes = ClassIds::new();
-        for (_, (name, ids)) in by_key {
-            classes
-                .entry(names[name as usize].clone())
-                .or_default()
-                .extend(ids);
-        }
-        for ids in classes.values_mut() {
-            ids.sort_unstable();
+        for (key, mut class) in dedupe_keys(rows, |r| r.0.clone()) {
+            class.ids.sort_unstable();
+            classes.insert(key, class);
         }
         DiffSide {
             classes,
@@ -66,6 +87,7 @@ impl DiffSide {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DiffRow {
     pub name: String,
+    pub location: Option<Location>,
     pub new_count: u64,
     pub deleted_count: u64,
     pub delta_count: i64,
@@ -76,18 +98,26 @@ pub struct DiffRow {
 
 /// The Comparison rows for classes with anything new or deleted, biggest size delta first.
 pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<DiffRow> {
-    let empty = Vec::new();
-    let mut names: Vec<&String> = base.classes.keys().chain(target.classes.keys()).collect();
-    names.sort_unstable();
-    names.dedup();
+    let empty = DiffClass::default();
+    let mut keys: Vec<&String> = base.classes.keys().chain(target.classes.keys()).collect();
+    keys.sort_unstable();
+    keys.dedup();
     let mut rows = Vec::new();
-    for name in names {
-        let a = base.classes.get(name).unwrap_or(&empty);
-        let b = target.classes.get(name).unwrap_or(&empty);
+    for key in keys {
+        let a = base.classes.get(key).unwrap_or(&empty);
+        let b = target.classes.get(key).unwrap_or(&empty);
+        // `calculateDiffForClass`: the target's name, else the base's.
+        let named = if target.classes.contains_key(key) {
+            b
+        } else {
+            a
+        };
         let mut row = DiffRow {
-            name: name.clone(),
+            name: named.name.clone(),
+            location: named.location,
             ..DiffRow::default()
         };
+        let (a, b) = (&a.ids, &b.ids);
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
@@ -170,7 +200,16 @@ mod tests {
             max_js_id: js_ids.last().map_or(0, |x| x.0),
             classes: classes
                 .iter()
-                .map(|(n, ids)| (n.to_string(), ids.to_vec()))
+                .map(|(n, ids)| {
+                    (
+                        format!(",{n}"),
+                        DiffClass {
+                            name: n.to_string(),
+                            location: None,
+                            ids: ids.to_vec(),
+                        },
+                    )
+                })
                 .collect(),
             js_ids,
             names,

@@ -145,6 +145,8 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
     let mut pre = vec![NONE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent = vec![0u32; n];
+    // DFS numbers from here on are the leftover nodes of case 4 (DevTools' rules only).
+    let mut leftover = n;
     {
         let g: &Graph = g;
         let mut stack: Vec<(u32, u32)> = Vec::new();
@@ -189,8 +191,21 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
             for (u, _) in retainers.iter().enumerate().filter(|(_, &r)| r == 0) {
                 dfs(u, &mut pre);
             }
-            for u in 0..n {
-                dfs(u, &mut pre);
+            if devtools_rules {
+                // As `calculateDominatorsAndRetainedSizes` does: each one alone, straight
+                // under the root, without a traversal.
+                leftover = vertex.len();
+                for (u, p) in pre.iter_mut().enumerate() {
+                    if *p == NONE {
+                        *p = vertex.len() as u32;
+                        parent[vertex.len()] = 0;
+                        vertex.push(u as u32);
+                    }
+                }
+            } else {
+                for u in 0..n {
+                    dfs(u, &mut pre);
+                }
             }
         }
     }
@@ -231,6 +246,12 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
     let mut ancestor = vec![NONE; n];
     let mut path: Vec<u32> = Vec::new();
     for w in (1..n).rev() {
+        if w >= leftover {
+            // Their own number as semi-dominator: no effect on the others, as in DevTools,
+            // and the root as immediate dominator.
+            ancestor[w] = parent[w];
+            continue;
+        }
         // A child of the root in the DFS tree (a real one or a start of case 4) has the root
         // as a retainer.
         let mut s = if parent[w] == 0 { 0 } else { semi[w] };

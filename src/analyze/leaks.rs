@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use super::devtools::Classes;
 use super::diff::DiffSide;
 use super::dominators::Dominators;
 use super::graph::{Graph, Reverse};
@@ -36,17 +37,16 @@ impl Growth {
     }
 }
 
-/// Per class name: count and shallow size in one snapshot.
+/// Per class name: count and shallow size in one snapshot (classes of one name but different
+/// constructors' locations are added up).
 fn class_sizes(side: &DiffSide) -> HashMap<&str, (u64, u64)> {
-    side.classes
-        .iter()
-        .map(|(name, ids)| {
-            (
-                name.as_str(),
-                (ids.len() as u64, ids.iter().map(|(_, s)| s).sum()),
-            )
-        })
-        .collect()
+    let mut out: HashMap<&str, (u64, u64)> = HashMap::new();
+    for c in side.classes.values() {
+        let e = out.entry(c.name.as_str()).or_default();
+        e.0 += c.ids.len() as u64;
+        e.1 += c.ids.iter().map(|(_, s)| s).sum::<u64>();
+    }
+    out
 }
 
 /// What snapshots 1 and 2 contribute.
@@ -112,7 +112,14 @@ fn path_of(g: &Graph, rev: &Reverse, dist: &[u32], v: usize) -> String {
 }
 
 /// The rows of the report, biggest retained size first. `g` is snapshot 3 with its dominators.
-pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> Vec<LeakRow> {
+pub fn rows(
+    g: &Graph,
+    dom: &Dominators,
+    cls: &Classes,
+    base: &Baseline,
+    third: &DiffSide,
+) -> Vec<LeakRow> {
+    let class_name = |i: usize| cls.info[cls.of[i] as usize].name.as_str();
     let (from, to) = (base.first.max_js_id, base.second.max_js_id);
     let sizes = [
         class_sizes(base.first),
@@ -128,7 +135,7 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
         }
         gr
     };
-    let mut growing: HashMap<u64, Option<Growth>> = HashMap::new();
+    let mut growing: HashMap<u32, Option<Growth>> = HashMap::new();
     let rev = Reverse::build(g);
     let dist = distances(g);
     // The leaked objects of growing classes.
@@ -142,8 +149,8 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
             continue;
         }
         let grows = growing
-            .entry(g.class_key(i))
-            .or_insert_with(|| Some(growth_of(&g.class_name(i))).filter(Growth::keeps_growing));
+            .entry(cls.of[i])
+            .or_insert_with(|| Some(growth_of(class_name(i))).filter(Growth::keeps_growing));
         *slot = grows.is_some();
     }
     // Rows are made of the leak's roots: a leaked object held (dominated) by another leaked
@@ -163,7 +170,7 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
         if !is_leaked || held_by_leak(i) {
             continue;
         }
-        let key = (g.class_name(i).into_owned(), path_of(g, &rev, &dist, i));
+        let key = (class_name(i).to_string(), path_of(g, &rev, &dist, i));
         groups.entry(key).or_default().push(i);
     }
     // Rank by the sum of retained sizes first (an upper bound), then compute the exact retained
@@ -184,7 +191,7 @@ pub fn rows(g: &Graph, dom: &Dominators, base: &Baseline, third: &DiffSide) -> V
             for &i in &nodes {
                 member[i] = true;
             }
-            let row = summary::classes(g, dom, |i| member[i]);
+            let row = summary::classes(g, dom, cls, |i| member[i]);
             for &i in &nodes {
                 member[i] = false;
             }

@@ -2,20 +2,17 @@
 //! graph compactly, computes dominators and retained sizes, and answers the questions of
 //! DevTools' Summary, Comparison and Retainers views. Pure Rust: knows nothing of N-API or V8.
 //!
-//! Where this differs from current DevTools, on purpose:
-//! - Sizes are V8's own `self_size`s. DevTools (since 2024) moves the size of some internal
-//!   arrays into the single object that owns them (`calculateShallowSizes`); here a class's
-//!   shallow size is the sum the file states, which anyone can recount from the JSON.
-//! - Plain objects are one class, `Object`. DevTools (since 2024) splits them by property
-//!   names into `{a, b}` classes, and objects by allocation site when the snapshot has
-//!   `locations`.
-//! - Closures are `(closure)` and regexps `(regexp)` (DevTools now shows `Function` and
-//!   `RegExp`).
+//! By default the Summary, Comparison and Statistics follow Chrome DevTools' own model of a
+//! snapshot (`devtools`: its shallow sizes, class names, class keys and distances; checked row
+//! by row against DevTools' code in `__test__/devtools.test.js`). With `devtools_rules` off
+//! they keep the older model: V8's own self sizes, `(closure)`, `(regexp)`, one `Object`
+//! class, no locations or distances, and memlab's dominator tree.
 
 #![forbid(unsafe_code)]
 
 pub mod bar;
 pub mod bitset;
+pub mod devtools;
 pub mod diff;
 pub mod dominators;
 pub mod graph;
@@ -31,14 +28,16 @@ use std::time::Instant;
 
 use crate::core::error::SnapError;
 use bar::Bar;
+use devtools::Classes;
 use graph::{Graph, LoadOptions, Reverse};
 use summary::ClassRow;
 
 /// Choices common to the analyses.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
-    /// DevTools' page-owned and WeakMap rules (special cases 3 and 5 in `dominators`); on by
-    /// default. Off, the dominator tree is the one memlab computes.
+    /// DevTools' model (`devtools`: shallow sizes, class names and keys, distances) and its
+    /// page-owned and WeakMap rules (special cases 3 and 5 in `dominators`); on by default.
+    /// Off: V8's own sizes, the older names, and the dominator tree memlab computes.
     pub devtools_rules: bool,
 }
 
@@ -104,18 +103,29 @@ fn load_full(path: &Path, edge_names: bool, bar: &Bar) -> Result<Graph, SnapErro
     )
 }
 
+/// The classes of a loaded graph under `opts` (DevTools' rules change its self sizes).
+fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
+    if opts.devtools_rules {
+        Classes::devtools(g)
+    } else {
+        Classes::legacy(g)
+    }
+}
+
 /// `heapsnap summary`.
 pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, SnapError> {
     let t = Instant::now();
-    let mut g = load_full(path, false, bar)?;
+    // DevTools' rules read edge names (property names, WeakMap entries, `elements`).
+    let mut g = load_full(path, opts.devtools_rules, bar)?;
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
+    let cls = classes_of(&mut g, opts);
     let dom = dominators::compute(&mut g, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
-    let classes = summary::classes(&g, &dom, |_| true);
+    let classes = summary::classes(&g, &dom, &cls, |_| true);
     let file = file_info(path, &g);
     Ok(SummaryReport {
         file,
@@ -142,6 +152,8 @@ pub struct DiffReport {
 }
 
 /// `heapsnap diff`. `same_process` forces the answer instead of inferring it from the ids.
+/// Each snapshot's classes are its own (as `heap-snapshot-toolkit`'s `diff` has them: the
+/// base's plain objects are named by the interfaces inferred from the base).
 pub fn diff(
     base: &Path,
     target: &Path,
@@ -150,19 +162,22 @@ pub fn diff(
     bar: &Bar,
 ) -> Result<DiffReport, SnapError> {
     bar.phase(format!("reading {}", base.display()));
-    let bg = parse::load(
+    let mut bg = parse::load(
         base,
         LoadOptions {
-            edges: false,
-            edge_names: false,
+            // Without DevTools' rules the base's classes need no edges.
+            edges: opts.devtools_rules,
+            edge_names: opts.devtools_rules,
         },
         bar,
     )?;
-    let base_side = diff::DiffSide::of(&bg);
+    let base_cls = classes_of(&mut bg, opts);
+    let base_side = diff::DiffSide::of(&bg, &base_cls);
     let base_file = file_info(base, &bg);
-    drop(bg);
-    let mut tg = load_full(target, false, bar)?;
-    let target_side = diff::DiffSide::of(&tg);
+    drop((bg, base_cls));
+    let mut tg = load_full(target, opts.devtools_rules, bar)?;
+    let cls = classes_of(&mut tg, opts);
+    let target_side = diff::DiffSide::of(&tg, &cls);
     bar.phase("comparing");
     let classes = diff::compare(&base_side, &target_side);
     let score = diff::same_process_score(&base_side, &target_side);
@@ -172,7 +187,7 @@ pub fn diff(
     let allocated_between = if same {
         bar.phase("dominators");
         let dom = dominators::compute(&mut tg, opts.devtools_rules, true);
-        Some(summary::classes(&tg, &dom, |i| tg.id[i] > min_id))
+        Some(summary::classes(&tg, &dom, &cls, |i| tg.id[i] > min_id))
     } else {
         None
     };
@@ -198,11 +213,29 @@ pub fn retainers(
 ) -> Result<(SnapshotFileInfo, retainers::Report), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
+    let cls = classes_of(&mut g, opts);
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
     bar.phase("retainer paths");
-    let report = retainers::report(&g, &rev, &dom, class_name, paths, max_depth);
+    let report = retainers::report(&g, &rev, &dom, &cls, class_name, paths, max_depth);
     Ok((file_info(path, &g), report))
+}
+
+/// `heapsnap stats`: DevTools' Statistics (`getStatistics`). Under DevTools' rules the sizes
+/// are those after `calculateShallowSizes`, as DevTools computes them.
+pub fn stats(
+    path: &Path,
+    opts: &Options,
+    bar: &Bar,
+) -> Result<(SnapshotFileInfo, devtools::Statistics), SnapError> {
+    let mut g = load_full(path, true, bar)?;
+    bar.phase("statistics");
+    let detached = devtools::propagate_dom_state(&g);
+    if opts.devtools_rules {
+        devtools::calculate_shallow_sizes(&mut g, &detached);
+    }
+    let s = devtools::statistics(&g, &detached);
+    Ok((file_info(path, &g), s))
 }
 
 #[cfg(test)]
@@ -216,18 +249,24 @@ pub struct LeakReport {
     pub rows: Vec<leaks::LeakRow>,
 }
 
-/// The JS-object side of a snapshot, read without edges.
-fn side_of(path: &Path, bar: &Bar) -> Result<(diff::DiffSide, SnapshotFileInfo), SnapError> {
+/// The per-class side of a snapshot (without its dominators).
+fn side_of(
+    path: &Path,
+    opts: &Options,
+    bar: &Bar,
+) -> Result<(diff::DiffSide, SnapshotFileInfo), SnapError> {
     bar.phase(format!("reading {}", path.display()));
-    let g = parse::load(
+    let mut g = parse::load(
         path,
         LoadOptions {
-            edges: false,
-            edge_names: false,
+            // DevTools' class names (`{a, b}`) need the edges and their names.
+            edges: opts.devtools_rules,
+            edge_names: opts.devtools_rules,
         },
         bar,
     )?;
-    Ok((diff::DiffSide::of(&g), file_info(path, &g)))
+    let cls = classes_of(&mut g, opts);
+    Ok((diff::DiffSide::of(&g, &cls), file_info(path, &g)))
 }
 
 /// Snapshots `a` and `b` (taken in that order) must come from one process, `a` first.
@@ -268,11 +307,12 @@ fn check_sequence(
 
 /// `heapsnap leaks`: what was allocated between snapshots 1 and 2 and is still alive in 3.
 pub fn leaks(paths: [&Path; 3], opts: &Options, bar: &Bar) -> Result<LeakReport, SnapError> {
-    let (first, f1) = side_of(paths[0], bar)?;
-    let (second, f2) = side_of(paths[1], bar)?;
+    let (first, f1) = side_of(paths[0], opts, bar)?;
+    let (second, f2) = side_of(paths[1], opts, bar)?;
     check_sequence((paths[0], &first), (paths[1], &second))?;
     let mut g = load_full(paths[2], true, bar)?;
-    let third = diff::DiffSide::of(&g);
+    let cls = classes_of(&mut g, opts);
+    let third = diff::DiffSide::of(&g, &cls);
     check_sequence((paths[1], &second), (paths[2], &third))?;
     bar.phase("dominators");
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
@@ -280,6 +320,7 @@ pub fn leaks(paths: [&Path; 3], opts: &Options, bar: &Bar) -> Result<LeakReport,
     let rows = leaks::rows(
         &g,
         &dom,
+        &cls,
         &leaks::Baseline {
             first: &first,
             second: &second,

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use super::devtools::Classes;
 use super::dominators::Dominators;
 use super::graph::{Graph, Reverse};
 use super::summary;
@@ -88,12 +89,18 @@ pub struct Report {
     pub paths: Vec<InstancePath>,
 }
 
-pub fn retainer_node(g: &Graph, dom: &Dominators, dist: &[u32], i: usize) -> RetainerNode {
+pub fn retainer_node(
+    g: &Graph,
+    dom: &Dominators,
+    cls: &Classes,
+    dist: &[u32],
+    i: usize,
+) -> RetainerNode {
     RetainerNode {
         id: g.id[i],
         name: g.display_name(i),
         node_type: g.node_type_name(i).to_string(),
-        class_name: g.class_name(i).into_owned(),
+        class_name: cls.info[cls.of[i] as usize].name.clone(),
         self_size: g.self_size(i),
         retained_size: dom.retained[i],
         distance: (dist[i] != UNREACHED).then_some(dist[i]),
@@ -127,31 +134,31 @@ pub fn report(
     g: &Graph,
     rev: &Reverse,
     dom: &Dominators,
+    cls: &Classes,
     class_name: &str,
     paths: usize,
     max_depth: usize,
 ) -> Report {
     let dist = distances(g);
-    // Which class keys carry this name (one, unless V8 interned the name twice).
-    let mut key_matches: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    // Which classes carry this name (several when DevTools keys objects by location).
+    let key_matches: Vec<bool> = cls.info.iter().map(|c| c.name == class_name).collect();
     let mut is_member = vec![false; g.node_count()];
     let mut members: Vec<usize> = Vec::new();
     for (i, m) in is_member.iter_mut().enumerate() {
         if !g.counted(i) {
             continue;
         }
-        let matches = *key_matches
-            .entry(g.class_key(i))
-            .or_insert_with(|| g.class_name(i) == class_name);
-        if matches {
+        if key_matches[cls.of[i] as usize] {
             *m = true;
             members.push(i);
         }
     }
     // Count, shallow and retained size exactly as the Summary computes them, for this class.
-    let (count, shallow_size, retained_size) = summary::classes(g, dom, |i| is_member[i])
-        .first()
-        .map_or((0, 0, 0), |r| (r.count, r.shallow_size, r.retained_size));
+    let (count, shallow_size, retained_size) = summary::classes(g, dom, cls, |i| is_member[i])
+        .iter()
+        .fold((0, 0, 0), |t, r| {
+            (t.0 + r.count, t.1 + r.shallow_size, t.2 + r.retained_size)
+        });
     members.sort_by(|&a, &b| {
         dom.retained[b]
             .cmp(&dom.retained[a])
@@ -162,7 +169,7 @@ pub fn report(
         .iter()
         .map(|&obj| {
             let mut steps = vec![Step {
-                node: retainer_node(g, dom, &dist, obj),
+                node: retainer_node(g, dom, cls, &dist, obj),
                 edge: None,
                 edge_type: None,
             }];
@@ -170,7 +177,7 @@ pub fn report(
                 let mut v = obj;
                 while let Some((src, e)) = closest_retainer(g, rev, &dist, v) {
                     steps.push(Step {
-                        node: retainer_node(g, dom, &dist, src),
+                        node: retainer_node(g, dom, cls, &dist, src),
                         edge: Some(g.edge_label(e)),
                         edge_type: Some(g.edge_type_name(e).to_string()),
                     });
@@ -184,7 +191,7 @@ pub fn report(
             let object = steps
                 .last()
                 .map(|s| s.node.clone())
-                .unwrap_or_else(|| retainer_node(g, dom, &dist, obj));
+                .unwrap_or_else(|| retainer_node(g, dom, cls, &dist, obj));
             if dist[obj] == UNREACHED {
                 steps.clear();
             }

@@ -1,8 +1,10 @@
-//! DevTools' Summary view: per class, the number of objects, their shallow size and their
-//! retained size (`HeapSnapshot.buildAggregates` and `calculateClassesRetainedSize`).
+//! DevTools' Summary view: per class, the number of objects, their shallow size, their
+//! retained size and the smallest distance (`HeapSnapshot.buildAggregates` and
+//! `calculateClassesRetainedSize`, keyed as `getAggregatesByClassKey` keys them).
 
 use std::collections::HashMap;
 
+use super::devtools::{Classes, Location};
 use super::dominators::Dominators;
 use super::graph::Graph;
 
@@ -11,9 +13,24 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassRow {
     pub name: String,
+    /// Where the class's constructor is, for classes DevTools keys by location.
+    pub location: Option<Location>,
     pub count: u64,
     pub shallow_size: u64,
     pub retained_size: u64,
+    /// The smallest distance of an instance (DevTools' rules only).
+    pub distance: Option<i64>,
+}
+
+impl ClassRow {
+    /// DevTools' class key (see `ClassInfo::key`).
+    pub fn key(&self) -> String {
+        super::devtools::ClassInfo {
+            name: self.name.clone(),
+            location: self.location,
+        }
+        .key()
+    }
 }
 
 /// Per-class aggregates over the nodes `keep` accepts, sorted by retained size (then shallow
@@ -22,75 +39,80 @@ pub struct ClassRow {
 /// A class's retained size is the sum of the retained sizes of its counted instances that
 /// have no counted instance of the same class among their dominators, so that an object
 /// retained by another of its class is not counted twice.
-pub fn classes(g: &Graph, dom: &Dominators, keep: impl Fn(usize) -> bool) -> Vec<ClassRow> {
+pub fn classes(
+    g: &Graph,
+    dom: &Dominators,
+    cls: &Classes,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<ClassRow> {
     let n = g.node_count();
-    // Class key → row: a table for the name-keyed classes (keys below 2^32, string indices),
-    // a map for the few others; hashing every node showed in profiles.
-    let mut by_string: Vec<u32> = Vec::new();
-    let mut index: HashMap<u64, u32> = HashMap::new();
-    // V8 may intern a name more than once: classes are merged by name.
-    let mut by_name: HashMap<String, u32> = HashMap::new();
+    // Rows in the order DevTools creates its aggregates: by each class's first counted node.
+    let mut row_of = vec![NONE; cls.info.len()];
     let mut rows: Vec<ClassRow> = Vec::new();
-    let mut cls = vec![NONE; n];
-    for (i, c) in cls.iter_mut().enumerate() {
+    for i in 0..n {
         if !g.counted(i) || !keep(i) {
             continue;
         }
-        let key = g.class_key(i);
-        if key < 1 << 32 {
-            if let Some(&row) = by_string.get(key as usize).filter(|&&r| r != NONE) {
-                *c = row;
-                rows[row as usize].count += 1;
-                rows[row as usize].shallow_size += g.self_size(i);
-                continue;
-            }
+        let c = cls.of[i] as usize;
+        let d = cls.distance.as_ref().map(|d| d[i] as i64);
+        if row_of[c] == NONE {
+            row_of[c] = rows.len() as u32;
+            let info = &cls.info[c];
+            rows.push(ClassRow {
+                name: info.name.clone(),
+                location: info.location,
+                count: 0,
+                shallow_size: 0,
+                retained_size: 0,
+                distance: d,
+            });
         }
-        let id = *index.entry(key).or_insert_with(|| {
-            let name = g.class_name(i).into_owned();
-            *by_name.entry(name.clone()).or_insert_with(|| {
-                rows.push(ClassRow {
-                    name,
-                    count: 0,
-                    shallow_size: 0,
-                    retained_size: 0,
-                });
-                (rows.len() - 1) as u32
-            })
-        });
-        if key < 1 << 32 {
-            if by_string.len() <= key as usize {
-                by_string.resize(key as usize + 1, NONE);
-            }
-            by_string[key as usize] = id;
-        }
-        *c = id;
-        let row = &mut rows[id as usize];
+        let row = &mut rows[row_of[c] as usize];
         row.count += 1;
         row.shallow_size += g.self_size(i);
+        row.distance = row.distance.min(d).or(d);
     }
-    drop((index, by_name));
 
     // Walk the dominator tree; `seen[c]` while inside the subtree of a counted instance of c.
-    let mut seen = vec![false; rows.len()];
+    let mut seen = vec![false; cls.info.len()];
     let mut stack: Vec<(u32, bool)> = vec![(0, false)];
     while let Some((v, leaving)) = stack.pop() {
-        let c = cls[v as usize];
+        let c = cls.of[v as usize] as usize;
         if leaving {
-            seen[c as usize] = false;
+            seen[c] = false;
             continue;
         }
         let kids = dom.children_of(v as usize);
-        if c != NONE && !seen[c as usize] {
-            rows[c as usize].retained_size += dom.retained[v as usize];
+        if !seen[c] && row_of[c] != NONE && g.counted(v as usize) && keep(v as usize) {
+            rows[row_of[c] as usize].retained_size += dom.retained[v as usize];
             if !kids.is_empty() {
-                seen[c as usize] = true;
+                seen[c] = true;
                 stack.push((v, true));
             }
         }
         stack.extend(kids.iter().map(|&k| (k, false)));
     }
+    let mut rows = dedupe_keys(rows, ClassRow::key);
     sort_rows(&mut rows);
     rows
+}
+
+/// DevTools turns its per-class aggregates into an object keyed by the public class key, in
+/// creation order, so of two classes with one key (a name V8 wrote twice in its strings) the
+/// later replaces the earlier (`getAggregatesByClassKey`).
+pub fn dedupe_keys<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    if last.len() == rows.len() {
+        return rows;
+    }
+    rows.into_iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
 }
 
 pub fn sort_rows(rows: &mut [ClassRow]) {
@@ -99,5 +121,10 @@ pub fn sort_rows(rows: &mut [ClassRow]) {
             .cmp(&a.retained_size)
             .then(b.shallow_size.cmp(&a.shallow_size))
             .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| {
+                a.location
+                    .map(|l| (l.script_id, l.line, l.column))
+                    .cmp(&b.location.map(|l| (l.script_id, l.line, l.column)))
+            })
     });
 }

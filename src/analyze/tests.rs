@@ -206,7 +206,12 @@ fn check_summary(path: &Path) {
         (3, 120, 120)
     );
     assert_eq!(row("Map").retained_size, 232);
-    assert_eq!(row("(array)").retained_size, 200);
+    // DevTools' `calculateShallowSizes`: the table (an array only the Map holds) is counted in
+    // the Map, and has no row of its own.
+    assert_eq!(row("Map").shallow_size, 132);
+    assert!(r.classes.iter().all(|c| c.name != "(array)"));
+    assert_eq!(row("Leak").distance, Some(4)); // global → Map → table → Leak
+    assert_eq!(row("global").distance, Some(1));
     assert_eq!(row("(string)").retained_size, 20);
     assert_eq!(row("global").retained_size, 50 + 232 + 8);
     assert_eq!(row("Weak").retained_size, 10);
@@ -216,6 +221,16 @@ fn check_summary(path: &Path) {
         .iter()
         .all(|c| c.name != "Zero" && c.name != "(synthetic)"));
     assert_eq!(r.classes[0].name, "global");
+
+    // Without DevTools' rules: V8's own sizes, no distances.
+    let legacy = Options {
+        devtools_rules: false,
+    };
+    let r = summary(path, &legacy, &Bar::new(false)).unwrap();
+    let row = |n: &str| r.classes.iter().find(|c| c.name == n).unwrap().clone();
+    assert_eq!(row("Map").shallow_size, 32);
+    assert_eq!(row("(array)").shallow_size, 100);
+    assert_eq!(row("(array)").distance, None);
 }
 
 #[test]

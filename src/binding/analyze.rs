@@ -68,12 +68,40 @@ impl From<analyze::SnapshotFileInfo> for SnapshotFileInfo {
     }
 }
 
+/// Where a class's constructor is (DevTools keeps same-named classes from different places
+/// apart).
+#[napi(object)]
+pub struct ClassLocation {
+    pub script_id: u32,
+    /// 0-based.
+    pub line: u32,
+    /// 0-based.
+    pub column: u32,
+}
+
+fn location(l: Option<analyze::devtools::Location>) -> Option<ClassLocation> {
+    l.map(|l| ClassLocation {
+        script_id: l.script_id,
+        line: l.line,
+        column: l.column,
+    })
+}
+
 #[napi(object)]
 pub struct ClassSummary {
-    /// DevTools' class name: the constructor name for objects, the node name for native nodes
-    /// (`Detached <name>` when V8 marks them detached), `(system)`, `(compiled code)`, `(string)`,
-    /// `(array)`, `(closure)`, `(<type>)` for the rest.
+    /// DevTools' class name: the constructor name for objects, `{a, b}` for plain objects
+    /// named by their properties, the node name for native nodes (`Detached <name>` when
+    /// detached), `Function`, `RegExp`, `(system)`, `(compiled code)`, `(string)`, `(array)`,
+    /// `(<type>)` for the rest. With `devtoolsRules: false`: closures are `(closure)`, regexps
+    /// `(regexp)`, plain objects `Object`.
     pub name: String,
+    /// Set when DevTools keys the class by its constructor's location (several rows may then
+    /// share a name).
+    pub location: Option<ClassLocation>,
+    /// DevTools' Distance: the smallest distance of an instance from the roots (-5 when one is
+    /// unreachable; from 100000000 for objects reachable only through system roots). Absent
+    /// with `devtoolsRules: false`.
+    pub distance: Option<f64>,
     pub count: f64,
     /// Sum of the instances' self sizes (bytes).
     pub shallow_size: f64,
@@ -86,6 +114,8 @@ fn rows(classes: Vec<ClassRow>) -> Vec<ClassSummary> {
         .into_iter()
         .map(|c| ClassSummary {
             name: c.name,
+            location: location(c.location),
+            distance: c.distance.map(|d| d as f64),
             count: c.count as f64,
             shallow_size: c.shallow_size as f64,
             retained_size: c.retained_size as f64,
@@ -111,6 +141,8 @@ pub struct SummaryResult {
 #[napi(object)]
 pub struct ClassDiff {
     pub name: String,
+    /// As in `ClassSummary`: classes are matched by name and location.
+    pub location: Option<ClassLocation>,
     /// `# New`: in the target, not in the base.
     pub new_count: f64,
     /// `# Deleted`: in the base, not in the target.
@@ -200,6 +232,33 @@ pub struct RetainersResult {
     pub paths: Vec<RetainerPath>,
 }
 
+/// DevTools' Statistics (the pie chart of the Summary view), in bytes.
+#[napi(object)]
+pub struct Statistics {
+    /// Total: every node's self size, plus the extra native bytes.
+    pub total: f64,
+    /// The V8 heap: `total` less `native`.
+    pub v8heap: f64,
+    pub code: f64,
+    pub strings: f64,
+    /// JS arrays (with their element stores when they alone hold them).
+    pub js_arrays: f64,
+    /// System objects.
+    pub system: f64,
+    /// Native memory: native nodes, plus the extra native bytes.
+    pub native: f64,
+    /// Typed arrays' backing stores (part of `native`).
+    pub typed_arrays: f64,
+    /// `snapshot.extra_native_bytes` (0 when the snapshot has none; part of `native`).
+    pub extra_native: f64,
+}
+
+#[napi(object)]
+pub struct StatsResult {
+    pub file: SnapshotFileInfo,
+    pub statistics: Statistics,
+}
+
 #[napi(object)]
 pub struct InflateResult {
     pub input: String,
@@ -253,6 +312,7 @@ pub struct AnalysisResult {
     pub retainers: Option<RetainersResult>,
     pub inflate: Option<InflateResult>,
     pub leaks: Option<LeaksResult>,
+    pub stats: Option<StatsResult>,
 }
 
 fn settle<U>(
@@ -273,6 +333,7 @@ pub enum Job {
     Retainers(PathBuf, String),
     Inflate(PathBuf, Option<PathBuf>),
     Leaks([PathBuf; 3]),
+    Stats(PathBuf),
 }
 
 pub struct AnalyzeTask {
@@ -364,6 +425,22 @@ impl Task for AnalyzeTask {
                     })
                 },
             ),
+            Job::Stats(p) => settle(analyze::stats(p, &core, &bar), |(file, s), out| {
+                out.stats = Some(StatsResult {
+                    file: file.into(),
+                    statistics: Statistics {
+                        total: s.total as f64,
+                        v8heap: s.v8heap_total as f64,
+                        code: s.code as f64,
+                        strings: s.strings as f64,
+                        js_arrays: s.js_arrays as f64,
+                        system: s.system as f64,
+                        native: s.native_total as f64,
+                        typed_arrays: s.typed_arrays as f64,
+                        extra_native: s.extra_native as f64,
+                    },
+                })
+            }),
             Job::Inflate(input, output) => settle(
                 analyze::inflate::inflate(input, output.as_deref(), o.force.unwrap_or(false), &bar),
                 |r, out| {
@@ -386,6 +463,7 @@ impl Task for AnalyzeTask {
 fn class_diff(d: analyze::diff::DiffRow) -> ClassDiff {
     ClassDiff {
         name: d.name,
+        location: location(d.location),
         new_count: d.new_count as f64,
         deleted_count: d.deleted_count as f64,
         delta_count: d.delta_count as f64,
@@ -460,6 +538,15 @@ pub fn analyze_retainers(
         Job::Retainers(path_arg(&path, "file")?, class_name),
         options,
     ))
+}
+
+/// DevTools' Statistics of one snapshot.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_stats(
+    path: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(Job::Stats(path_arg(&path, "file")?), options))
 }
 
 /// A gzip snapshot back to plain JSON.

@@ -24,6 +24,10 @@ pub struct Header {
     pub edge_types: Vec<String>,
     pub node_count: u64,
     pub edge_count: u64,
+    /// `snapshot.extra_native_bytes` (0 when absent): native memory V8 reports outside the graph.
+    pub extra_native_bytes: u64,
+    /// Whether `meta.node_fields` has `detachedness`.
+    pub has_detachedness: bool,
 }
 
 impl Header {
@@ -45,8 +49,8 @@ pub struct NodeRow {
     pub id: u64,
     pub self_size: u64,
     pub edge_count: u64,
-    /// Whether the file marks the node detached (`detachedness` 2).
-    pub detached: bool,
+    /// The file's `detachedness` (0 unknown, 1 attached, 2 detached; 0 without the field).
+    pub detachedness: u8,
 }
 
 /// One edge as the file states it.
@@ -98,6 +102,12 @@ impl Builder {
             native: kind(&header.node_types, "native"),
             code: kind(&header.node_types, "code"),
             synthetic: kind(&header.node_types, "synthetic"),
+            array: kind(&header.node_types, "array"),
+            closure: kind(&header.node_types, "closure"),
+            regexp: kind(&header.node_types, "regexp"),
+            string: kind(&header.node_types, "string"),
+            cons_string: kind(&header.node_types, "concatenated string"),
+            sliced_string: kind(&header.node_types, "sliced string"),
         };
         let ek = EdgeKinds {
             element: kind(&header.edge_types, "element"),
@@ -105,6 +115,8 @@ impl Builder {
             hidden: kind(&header.edge_types, "hidden"),
             weak: kind(&header.edge_types, "weak"),
             shortcut: kind(&header.edge_types, "shortcut"),
+            property: kind(&header.edge_types, "property"),
+            invisible: kind(&header.edge_types, "invisible"),
         };
         // Reserve from the declared counts, capped so a corrupt header cannot ask for absurd
         // amounts up front (the columns still grow as needed).
@@ -132,6 +144,8 @@ impl Builder {
             eto: Vec::with_capacity(e),
             table_edges: BitSet::new(),
             detached: BitSet::new(),
+            attached: BitSet::new(),
+            locations: Vec::new(),
             arena: String::new(),
             string_at: Vec::new(),
             source_gzip: false,
@@ -180,11 +194,15 @@ impl Builder {
         } else {
             g.self_size.push(size as u32);
         }
-        if t == g.nk.native && row.detached {
+        if t == g.nk.native && row.detachedness == 2 {
             g.detached.insert(ordinal as u32);
         }
-        if t == g.nk.object || t == g.nk.native || t == g.nk.synthetic {
-            // Class names (object/native) and the names of synthetic roots are printed.
+        if t == g.nk.native && row.detachedness == 1 {
+            g.attached.insert(ordinal as u32);
+        }
+        if !g.nk.is_string(t) {
+            // Class names (object/native), the names of synthetic roots, and the names
+            // DevTools' rules look at (hidden, array, `Array`); not the text of strings.
             self.wanted.insert(name);
         }
         Ok(())
@@ -260,6 +278,23 @@ impl Builder {
         Ok(())
     }
 
+    /// One row of `locations`: `object_index` (an offset into `nodes`, `stride` a row), and
+    /// where the object's constructor is. Only `object` nodes are kept (DevTools keys only
+    /// those by location).
+    pub fn push_location(&mut self, object_index: u64, stride: usize, loc: (u64, u64, u64)) {
+        let g = &mut self.g;
+        if stride == 0 || !object_index.is_multiple_of(stride as u64) {
+            return;
+        }
+        let ordinal = object_index / stride as u64;
+        if ordinal >= g.ntype.len() as u64 || g.ntype[ordinal as usize] != g.nk.object {
+            return;
+        }
+        let c = |v: u64| v.min(u32::MAX as u64) as u32;
+        g.locations
+            .push((ordinal as u32, c(loc.0), c(loc.1), c(loc.2)));
+    }
+
     /// Whether string `s` is to be kept, or at least looked at (internal edge names, for the
     /// WeakMap special case).
     pub fn string_wanted(&self, s: u32) -> bool {
@@ -306,6 +341,10 @@ impl Builder {
             }
         }
         g.arena.shrink_to_fit();
+        // By ordinal; for a node listed twice the last row wins (DevTools' map).
+        g.locations.reverse();
+        g.locations.sort_by_key(|l| l.0);
+        g.locations.dedup_by_key(|l| l.0);
         g
     }
 }

@@ -17,6 +17,20 @@ pub struct NodeKinds {
     pub native: u8,
     pub code: u8,
     pub synthetic: u8,
+    pub array: u8,
+    pub closure: u8,
+    pub regexp: u8,
+    pub string: u8,
+    pub cons_string: u8,
+    pub sliced_string: u8,
+}
+
+impl NodeKinds {
+    /// Whether type `t` is one of V8's three string types (whose names are their text).
+    #[inline]
+    pub fn is_string(&self, t: u8) -> bool {
+        t == self.string || t == self.cons_string || t == self.sliced_string
+    }
 }
 
 /// Edge type codes the analysis treats specially (resolved from the header's `edge_types`).
@@ -27,6 +41,8 @@ pub struct EdgeKinds {
     pub hidden: u8,
     pub weak: u8,
     pub shortcut: u8,
+    pub property: u8,
+    pub invisible: u8,
 }
 
 impl EdgeKinds {
@@ -65,6 +81,11 @@ pub struct Graph {
     table_edges: BitSet,
     /// Native nodes the snapshot marks detached, by node ordinal.
     detached: BitSet,
+    /// Native nodes the snapshot marks attached (detachedness 1), by node ordinal.
+    pub attached: BitSet,
+    /// `(node ordinal, script id, line, column)` of the `object` nodes the file's `locations`
+    /// name, sorted by ordinal (one per node: the last the file gives).
+    pub locations: Vec<(u32, u32, u32, u32)>,
     arena: String,
     /// Start and length of string `i` in `arena`; start `u64::MAX` when it was not kept.
     string_at: Vec<(u64, u32)>,
@@ -87,6 +108,27 @@ impl Graph {
         } else {
             s as u64
         }
+    }
+
+    /// Replaces node `i`'s self size (DevTools' shallow-size rules move sizes between nodes).
+    pub fn set_self_size(&mut self, i: usize, size: u64) {
+        if size >= u32::MAX as u64 {
+            self.big_self.insert(i as u32, size);
+            self.self_size[i] = u32::MAX;
+        } else {
+            self.big_self.remove(&(i as u32));
+            self.self_size[i] = size as u32;
+        }
+    }
+
+    /// The file's `snapshot.detachedness` field exists (V8 writes the DOM state of native nodes).
+    pub fn has_detachedness(&self) -> bool {
+        self.header.has_detachedness
+    }
+
+    /// The marked-detached native nodes (detachedness 2), by ordinal.
+    pub fn detached_nodes(&self) -> &BitSet {
+        &self.detached
     }
 
     #[inline]

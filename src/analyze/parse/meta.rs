@@ -24,6 +24,18 @@ pub struct Meta {
     pub e_type: usize,
     pub e_name: usize,
     pub e_to: usize,
+    /// `meta.location_fields`: the row length and where `object_index`, `script_id`, `line`
+    /// and `column` stand (absent when the snapshot has no locations).
+    pub location: Option<LocationFields>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LocationFields {
+    pub stride: usize,
+    pub object_index: usize,
+    pub script_id: usize,
+    pub line: usize,
+    pub column: usize,
 }
 
 fn field_index(fields: &[String], name: &str, what: &str) -> Result<usize, String> {
@@ -72,6 +84,33 @@ impl Meta {
                 return Err(format!("unsupported {what} length {}", fields.len()));
             }
         }
+        // Locations are read only when all four fields are there (they only name classes).
+        let location = match meta.get("location_fields") {
+            Some(v) => {
+                let f = strings_of(v, "location_fields")?;
+                let at = |name: &str| f.iter().position(|x| x == name);
+                match (
+                    at("object_index"),
+                    at("script_id"),
+                    at("line"),
+                    at("column"),
+                ) {
+                    (Some(object_index), Some(script_id), Some(line), Some(column))
+                        if f.len() <= MAX_FIELDS =>
+                    {
+                        Some(LocationFields {
+                            stride: f.len(),
+                            object_index,
+                            script_id,
+                            line,
+                            column,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            None => None,
+        };
         let layout = Meta {
             node_stride: node_fields.len(),
             f_type: field_index(&node_fields, "type", "node_fields")?,
@@ -84,12 +123,15 @@ impl Meta {
             e_type: field_index(&edge_fields, "type", "edge_fields")?,
             e_name: field_index(&edge_fields, "name_or_index", "edge_fields")?,
             e_to: field_index(&edge_fields, "to_node", "edge_fields")?,
+            location,
         };
         let header = Header {
             node_types: first("node_types")?,
             edge_types: first("edge_types")?,
             node_count: count("node_count"),
             edge_count: count("edge_count"),
+            extra_native_bytes: count("extra_native_bytes"),
+            has_detachedness: layout.f_detachedness.is_some(),
         };
         Ok((layout, header))
     }
@@ -103,7 +145,9 @@ impl Meta {
             id: r[self.f_id],
             self_size: r[self.f_self_size],
             edge_count: r[self.f_edge_count],
-            detached: self.f_detachedness.is_some_and(|f| r[f] == 2),
+            detachedness: self
+                .f_detachedness
+                .map_or(0, |f| r[f].min(u8::MAX as u64) as u8),
         }
     }
 

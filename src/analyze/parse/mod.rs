@@ -144,6 +144,24 @@ impl Parser<'_> {
                         }
                     }
                 }
+                "locations" if nodes_seen => {
+                    // Read only when the meta describes them (V8 writes them after the edges).
+                    match graph.as_mut() {
+                        Some((meta, g)) if meta.location.is_some() => {
+                            let stride = meta.node_stride;
+                            let lf = meta.location.unwrap_or_else(|| unreachable!());
+                            self.rows(lf.stride, "location", |r| {
+                                g.push_location(
+                                    r[lf.object_index],
+                                    stride,
+                                    (r[lf.script_id], r[lf.line], r[lf.column]),
+                                );
+                                Ok(())
+                            })?;
+                        }
+                        _ => self.skip_value()?,
+                    }
+                }
                 _ => self.skip_value()?,
             }
             match self.peek_token()? {
