@@ -22,7 +22,12 @@ function run(cmd, args) {
   }
 }
 
-if (!fs.existsSync(path.join(root, 'node_modules', '@napi-rs', 'cli', 'package.json'))) {
+// Every dev dependency present (the napi-rs CLI, the linters, the test oracles), else install.
+const { devDependencies = {} } = require(path.join(root, 'package.json'))
+const missing = Object.keys(devDependencies).filter(
+  (name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')),
+)
+if (missing.length > 0) {
   // `npm install` (guided by package-lock.json) rather than `npm ci`: npm 11's `ci` rejects
   // lock files whose optional per-platform packages were resolved on another platform.
   run(npm, ['install', '--no-audit', '--no-fund', '--ignore-scripts'])
