@@ -11,6 +11,7 @@ const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
 const { summary, diff, retainers, inflate } = require('./lib/analyze')
+const { createHandler, listen } = require('./lib/http')
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;
@@ -35,4 +36,6 @@ module.exports = {
   diff,
   retainers,
   inflate,
+  createHandler,
+  listen,
 }
