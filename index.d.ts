@@ -101,6 +101,98 @@ export interface SnapshotResult {
  * One snapshot at a time per isolate: calls made while one runs wait their turn (FIFO).
  */
 export function snapshot(options?: SnapshotOptions): Promise<SnapshotResult>
+/**
+ * Writes the snapshot into any `Writable` (a file upload, an S3 multipart upload, a socket)
+ * with backpressure. The snapshot is first written by the Rust writer to a 0600 spool file in
+ * `dir` (default `HEAPSNAP_DIR`, else `os.tmpdir()`), which is unlinked as soon as it is opened
+ * and piped into the stream 64 KiB at a time: memory stays bounded whatever the heap's size.
+ * Resolves once the stream has accepted the last byte (`'finish'`). A stream that errors or
+ * closes early rejects with `ERR_HEAPSNAP_STREAM` (`cause`, `bytes`), and the spool is removed.
+ */
+export function snapshot(options: StreamSnapshotOptions): Promise<StreamSnapshotResult>
+
+export interface StreamSnapshotOptions extends Omit<SnapshotOptions, 'path' | 'sidecar' | 'dir'> {
+  /** Where the snapshot goes. */
+  stream: NodeJS.WritableStream
+  /** The spool directory. Default: env `HEAPSNAP_DIR`, else `os.tmpdir()` (a tmpfs there is memory). */
+  dir?: string
+  /** A streamed snapshot has no sidecar: only `false` is accepted. */
+  sidecar?: false
+}
+
+export interface StreamSnapshotResult extends Omit<SnapshotResult, 'path' | 'sidecar'> {
+  /** Always `null`: the snapshot went into the stream. `bytes` is what the stream accepted. */
+  path: null
+  sidecar: null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over HTTP
+
+export interface HandlerOptions {
+  /** The bearer token (`Authorization: Bearer <token>`), at least 16 characters, no white space. */
+  token?: string
+  /** Instead of `token`: only `true` (or a promise of it) lets the request in; false or a throw is 403. */
+  verify?: (req: import('node:http').IncomingMessage) => boolean | Promise<boolean>
+  /** No authentication at all (a warning on every request). Default `false`. */
+  unsafeNoAuth?: boolean
+  /** Accept peers other than loopback (127.0.0.0/8, ::1). Default `false` (403 for them). */
+  allowRemote?: boolean
+  /** The spool directory, which must exist. Default: env `HEAPSNAP_DIR`, else `os.tmpdir()`. */
+  dir?: string
+  /** gzip level 1–9. Default 2. */
+  level?: number
+  /** The memory preflight (503 when it refuses). Default `true`. */
+  memoryCheck?: boolean
+  /** Serve `?summary[=top]`: the analyzer's Summary of a fresh snapshot, as JSON. Default `false`. */
+  summary?: boolean
+  /** Receives each request's audit entry instead of the default line on stderr. */
+  audit?: (entry: AuditEntry) => void
+}
+
+/** One request, as audited. */
+export interface AuditEntry {
+  /** ISO 8601, when the request arrived. */
+  time: string
+  /** The peer's address (`req.socket.remoteAddress`). */
+  remote: string
+  method: string
+  /** The status sent (0 when the client left before any). */
+  status: number
+  /**
+   * `ok`, `summary`, `aborted` (the client left mid-body), `client-gone` (left during the dump),
+   * `url-too-long`, `remote-refused`, `no-token`, `bad-token`, `verify-refused`, `verify-error`,
+   * `method`, `bad-query`, `no-summary`, `busy`, `no-headroom`, `failed`, `error`.
+   */
+  outcome: string
+  /** Body bytes sent. */
+  bytes: number
+  /** From arrival to the end of the response. */
+  ms: number
+}
+
+/**
+ * A handler for node:http and frameworks that pass Node's req/res (Express; Fastify:
+ * `reply.hijack()` then `reply.raw`; Koa: `ctx.respond = false` then `ctx.req`/`ctx.res`).
+ * `GET` gets a fresh snapshot (gzip; `?compress=none` for plain JSON). Exactly one of `token`,
+ * `verify`, `unsafeNoAuth` is required (else `ERR_MISSING_ARGS`). The promise never rejects.
+ */
+export function createHandler(
+  options: HandlerOptions,
+): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>
+
+export interface ListenOptions extends HandlerOptions {
+  /** The port; `0` picks a free one (`server.address().port`). */
+  port: number
+  /** Default `'127.0.0.1'`; a non-loopback host needs `allowRemote: true`. */
+  host?: string
+}
+
+/**
+ * A small dedicated server serving `createHandler(options)` on every path. `unref()`ed (it
+ * never keeps the process alive); `close()` stops it. Headers over 8 KiB get 431.
+ */
+export function listen(options: ListenOptions): Promise<import('node:http').Server>
 
 /** An error from a failed snapshot. */
 export interface SnapshotError extends Error {
@@ -114,6 +206,10 @@ export interface SnapshotError extends Error {
   available?: number
   /** `ERR_HEAPSNAP_NO_HEADROOM`: which limit that is. */
   limitSource?: LimitSource
+  /** `ERR_HEAPSNAP_STREAM`: the bytes handed to the stream before it failed. */
+  bytes?: number
+  /** `ERR_HEAPSNAP_STREAM`: the stream's own error, if any. */
+  cause?: unknown
 }
 
 /** Where a memory limit comes from: cgroup v2 or v1, /proc/meminfo's MemAvailable, RLIMIT_AS/DATA. */

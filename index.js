@@ -13,6 +13,7 @@ const { estimate } = require('./lib/memory')
 const { summary, diff, retainers, inflate, stats } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
 const { monitor } = require('./lib/monitor')
+const { createHandler, listen } = require('./lib/http')
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;
@@ -40,4 +41,6 @@ module.exports = {
   inflate,
   stats,
   leaks,
+  createHandler,
+  listen,
 }

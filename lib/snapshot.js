@@ -16,6 +16,8 @@ const { codedError, fsError, optionsObject, pathString, integer, boolean, oneOf,
 const { version } = require('../package.json')
 
 const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress', 'memoryCheck']
+/** snapshot()'s own options: the shared ones, and `stream` (lib/stream.js). */
+const SNAPSHOT_CALL_KEYS = [...SNAPSHOT_OPTION_KEYS, 'stream']
 /** How long process exit waits for files still being written. */
 const EXIT_WAIT_MS = 60_000
 
@@ -216,6 +218,8 @@ function writeSnapshot(filename, cb) {
 // One snapshot at a time per isolate: calls queue behind each other (FIFO). Each worker thread
 // loads its own copy of this module, so each isolate has its own queue.
 let queue = Promise.resolve()
+/** Jobs queued or running. */
+let pending = 0
 
 /**
  * Queues one snapshot of this isolate with validated dump options.
@@ -240,10 +244,22 @@ function enqueue(opts, trigger, extra) {
 
 /** Runs `job` (sync or async) after everything queued before it on this isolate. */
 function serialized(job) {
-  const run = async () => job()
+  pending++
+  const run = async () => {
+    try {
+      return await job()
+    } finally {
+      pending--
+    }
+  }
   const result = queue.then(run, run)
   queue = result.catch(() => {})
   return result
+}
+
+/** How many snapshot() / trigger jobs are queued or running on this isolate. */
+function pendingDumps() {
+  return pending
 }
 
 /**
@@ -254,7 +270,10 @@ function serialized(job) {
 function snapshot(options) {
   let opts
   try {
-    opts = dumpOptions(optionsObject(options, SNAPSHOT_OPTION_KEYS, 'snapshot'))
+    options = optionsObject(options, SNAPSHOT_CALL_KEYS, 'snapshot')
+    // Required here, not at the top: lib/stream.js builds on this file.
+    if (options.stream !== undefined) return require('./stream').snapshotToStream(options)
+    opts = dumpOptions(options)
   } catch (e) {
     return Promise.reject(e)
   }
@@ -270,6 +289,7 @@ module.exports = {
   takeSync,
   enqueue,
   serialized,
+  pendingDumps,
   writeSnapshot,
   snapshot,
 }
