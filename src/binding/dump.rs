@@ -208,14 +208,26 @@ struct Feed<'a> {
     progress: Option<&'a Progress>,
     guard: Option<Guard>,
     peak: PeakWatch,
+    /// `HEAPSNAP_DEBUG_MEMORY=1`: one stderr line per progress report with the RSS growth
+    /// (how bench/MEMORY.md's timeline was measured).
+    trace: Option<u64>,
+}
+
+/// `HEAPSNAP_DEBUG_MEMORY=1`: trace RSS at every progress report of every dump.
+fn memory_trace() -> bool {
+    std::env::var_os("HEAPSNAP_DEBUG_MEMORY").is_some_and(|v| v == "1")
 }
 
 impl v8::SnapshotOutput for Feed<'_> {
     fn wants_progress(&self) -> bool {
-        self.progress.is_some() || self.guard.is_some()
+        self.progress.is_some() || self.guard.is_some() || self.trace.is_some()
     }
 
     fn progress(&mut self, done: u32, total: u32) -> bool {
+        if let Some(before) = self.trace {
+            let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
+            eprintln!("heapsnap-trace: progress {done} {total} {}", grown >> 20);
+        }
         if let (Some(p), true) = (self.progress, total > 0) {
             p.tick(|| {
                 format!(
@@ -232,8 +244,16 @@ impl v8::SnapshotOutput for Feed<'_> {
         !self.sink.failed()
     }
 
-    fn generated(&mut self, _nodes: Option<u64>) {
+    fn generated(&mut self, nodes: Option<u64>) {
         self.peak.sample();
+        if let Some(before) = self.trace {
+            let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
+            eprintln!(
+                "heapsnap-trace: generated {} {}",
+                nodes.unwrap_or(0),
+                grown >> 20
+            );
+        }
     }
 
     fn chunk(&mut self, bytes: &[u8]) -> bool {
@@ -433,6 +453,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     max_rss: rss_before,
                     chunks: 0,
                 },
+                trace: memory_trace().then_some(rss_before),
             };
             let taken = v8::take_snapshot(&mut feed);
             let guard = feed.guard.take();
