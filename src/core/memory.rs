@@ -67,20 +67,25 @@ pub fn peak_rss_bytes() -> Option<u64> {
 // ---------------------------------------------------------------------------------------------
 // The model of a dump's memory (bench/MEMORY.md has the measurements behind these numbers).
 
-/// Peak RSS growth of a dump per byte of used JS heap on the worst heap shape measured (many
-/// small objects: 17.4 on Node 20), rounded up. When even this fits, no counting pass is needed.
-pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 20.0;
-/// Peak RSS growth per snapshot object when the process has no history: the worst shape
-/// measured (small objects with a unique string each: ~870 bytes), plus 10%.
-pub const DEFAULT_BYTES_PER_OBJECT: f64 = 960.0;
+/// Peak RSS growth of a dump per byte of used JS heap on the worst heap shape measured
+/// (bench/MEMORY.md: many small objects, 22.9–24.3 on Node 18–26), plus 15%. When even this
+/// fits, the dump goes ahead without V8's counting pass.
+pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 28.0;
+/// Peak RSS growth per snapshot object when the process has no history: above every shape
+/// measured (bench/MEMORY.md: 240–1,470 bytes for object-dense heaps, up to 1,830 for a few
+/// long strings, where the fixed writer term covers the rest). Conservative by design: shapes
+/// of few edges per object (Maps, number arrays) need 3–7× less, which the process's history
+/// then says.
+pub const DEFAULT_BYTES_PER_OBJECT: f64 = 1600.0;
 /// With a previous dump's own bytes per object, this much on top (heap shapes drift).
 pub const HISTORY_SLACK: f64 = 1.10;
 /// The writer's own memory: 32 MiB in flight and its buffers.
 pub const WRITER_BYTES: u64 = 48 << 20;
 
-/// How much must stay free beyond the prediction: 64 MiB or 10% of the headroom.
+/// How much must stay free beyond the prediction, for the process's own allocations while the
+/// dump runs: 64 MiB or 5% of the headroom.
 pub fn margin(available: u64) -> u64 {
-    (64u64 << 20).max(available / 10)
+    (64u64 << 20).max(available / 20)
 }
 
 /// The cheap bound: what a dump of a heap with `heap_used` bytes can need at most.
