@@ -161,20 +161,7 @@ pub fn diff(
     opts: &Options,
     bar: &Bar,
 ) -> Result<DiffReport, SnapError> {
-    bar.phase(format!("reading {}", base.display()));
-    let mut bg = parse::load(
-        base,
-        LoadOptions {
-            // Without DevTools' rules the base's classes need no edges.
-            edges: opts.devtools_rules,
-            edge_names: opts.devtools_rules,
-        },
-        bar,
-    )?;
-    let base_cls = classes_of(&mut bg, opts);
-    let base_side = diff::DiffSide::of(&bg, &base_cls);
-    let base_file = file_info(base, &bg);
-    drop((bg, base_cls));
+    let (base_side, base_file) = side_of(base, opts, bar)?;
     let mut tg = load_full(target, opts.devtools_rules, bar)?;
     let cls = classes_of(&mut tg, opts);
     let target_side = diff::DiffSide::of(&tg, &cls);
