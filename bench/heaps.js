@@ -114,6 +114,16 @@ function mapsSets(units, rand) {
   return all
 }
 
+/** Closures: one function per unit, each closing over a small object of its own (id, unique name). */
+function closures(units) {
+  const all = new Array(units)
+  for (let i = 0; i < units; i++) {
+    const o = { id: i, name: 'n' + i }
+    all[i] = () => o.id + o.name.length
+  }
+  return all
+}
+
 // bytesPerUnit: retained heap per unit, measured with --calibrate on Node 20 (x64, no pointer
 // compression). Only used to pick a unit count for a target size; the real heapUsed is reported.
 const SHAPES = {
@@ -121,6 +131,7 @@ const SHAPES = {
   strings: { build: longStrings, bytesPerUnit: 4236, describe: 'long strings' },
   'number-arrays': { build: numberArrays, bytesPerUnit: 5478, describe: 'arrays of numbers' },
   'maps-sets': { build: mapsSets, bytesPerUnit: 2388, describe: 'Maps/Sets' },
+  closures: { build: closures, bytesPerUnit: 168, describe: 'closures over small objects' },
 }
 
 /**

