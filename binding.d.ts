@@ -227,6 +227,9 @@ export interface DumpPaths {
  */
 export declare function dumpSync(options: DumpOptions): NativeResult
 
+/** The model's cheap bound: what a dump of a heap of `heapUsed` bytes can need at most. */
+export declare function dumpWorstCase(heapUsed: number): number
+
 /**
  * Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
  * a heap walk on the JS thread, no snapshot); without it, the prediction comes from the heap's
@@ -378,6 +381,13 @@ export interface PathStep {
   edge?: string
   edgeType?: string
 }
+
+/**
+ * The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
+ * peak RSS growth of a dump of `objects` objects in a heap of `heapUsed` bytes, given the
+ * bytes per object a previous dump of the process measured (or none).
+ */
+export declare function predictDumpPeak(objects: number, heapUsed: number, historyPerObject?: number | undefined | null): number
 
 /**
  * Registers the calling environment (once per environment, at module load) with what it says

@@ -33,8 +33,8 @@ const MiB = 1048576
 const GiB = 1024 * MiB
 
 // The model's constants (src/core/memory.rs), to print the cheap bound beside the prediction.
-const WORST_GROWTH_PER_HEAP_BYTE = 20
-const WRITER_BYTES = 48 * MiB
+// The model's own figures come from the addon (src/core/memory.rs owns them).
+const { predictDumpPeak, dumpWorstCase } = require('../lib/binding')
 
 // ---------------------------------------------------------------------------------------------
 // Child: one row.
@@ -182,11 +182,11 @@ function memAvailable() {
  * measurement, the model's worst case (20 × heap).
  */
 function expectedPeak(rows, shape, mb) {
-  let perHeapByte = WORST_GROWTH_PER_HEAP_BYTE
+  let perHeapByte = dumpWorstCase(MiB) / MiB
   const seen = rows.filter((r) => !r.error && r.shape === shape).map((r) => r.first.growth / r.heapUsed)
   if (seen.length) perHeapByte = Math.max(...seen) * 1.1
   const heap = mb * MiB
-  return 60 * MiB + 1.5 * heap + perHeapByte * heap + WRITER_BYTES
+  return 60 * MiB + 1.5 * heap + perHeapByte * heap
 }
 
 function runChild(bin, config, timeoutMs) {
@@ -271,7 +271,7 @@ function render(resultsFile) {
     (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
   )
   const lines = [
-    '| Node | shape | heap MiB | objects | RSS before MiB | peak growth MiB | predicted MiB (default) | pred./meas. | 2nd dump: peak growth MiB | predicted MiB (history) | pred./meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
+    '| Node | shape | heap MiB | objects | RSS before MiB | peak growth MiB | model MiB (no history) | model/meas. | 2nd dump: peak growth MiB | model MiB (history) | model/meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const r of rows) {
@@ -281,6 +281,12 @@ function render(resultsFile) {
     }
     const a = r.first
     const b = r.second
+    // The model as it stands, on this row's figures: without history for the first dump; for
+    // the second, the first's growth counted from the lower of the RSS before it and after it
+    // (as the library learns it).
+    const modelFirst = predictDumpPeak(a.objects, r.heapUsed, null)
+    const learned = (a.rssBefore + a.growth - Math.min(a.rssBefore, r.rssAfter2s)) / a.objects
+    const modelSecond = predictDumpPeak(b.objects, r.heapUsed, learned)
     const cells = [
       r.version,
       r.shape,
@@ -288,14 +294,14 @@ function render(resultsFile) {
       a.objects,
       mib(a.rssBefore),
       mib(a.growth),
-      mib(a.predicted),
-      ratio(a.predicted, a.growth),
+      mib(modelFirst),
+      ratio(modelFirst, a.growth),
       mib(b.growth),
-      mib(b.predicted),
-      ratio(b.predicted, b.growth),
+      mib(modelSecond),
+      ratio(modelSecond, b.growth),
       a.objects ? (a.growth / a.objects).toFixed(0) : '-',
       mib(r.rssAfter2s),
-      mib(r.heapUsed * WORST_GROWTH_PER_HEAP_BYTE + WRITER_BYTES),
+      mib(dumpWorstCase(r.heapUsed)),
       (a.generateMs / 1000).toFixed(1),
       (a.serializeMs / 1000).toFixed(1),
     ]

@@ -138,10 +138,7 @@ fn history() -> Option<History> {
 /// worst case.
 fn by_heap_size(heap_used: u64, hist: Option<History>) -> u64 {
     match hist {
-        Some(h) => {
-            (heap_used as f64 * h.per_heap_byte * memory::HISTORY_SLACK) as u64
-                + memory::WRITER_BYTES
-        }
+        Some(h) => (heap_used as f64 * h.per_heap_byte * memory::HISTORY_SLACK) as u64,
         None => memory::worst_case(heap_used),
     }
 }
@@ -152,6 +149,7 @@ fn by_heap_size(heap_used: u64, hist: Option<History>) -> u64 {
 struct Guard {
     headroom: Headroom,
     rss_before: u64,
+    heap_used: u64,
     history: Option<f64>,
     predicted: Option<u64>,
     refused: Option<Refusal>,
@@ -170,7 +168,7 @@ impl Guard {
     /// `false`: abort the dump.
     fn check(&mut self, total: u32) -> bool {
         if self.predicted.is_none() {
-            let predicted = memory::predict(u64::from(total), self.history);
+            let predicted = memory::predict(u64::from(total), self.heap_used, self.history);
             self.predicted = Some(predicted);
             if !memory::fits(predicted, &self.headroom) {
                 return self.refuse(predicted);
@@ -291,6 +289,7 @@ fn preflight(
         return Ok(Some(Guard {
             headroom,
             rss_before,
+            heap_used,
             history: hist.map(|h| h.per_object),
             predicted: None,
             refused: None,
@@ -310,17 +309,25 @@ fn preflight(
 }
 
 /// After the snapshot is deleted: give the freed memory back to the OS (glibc keeps it
-/// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump.
-fn after_dump(stats: &DumpStats, heap_used: Option<u64>) {
-    std::thread::spawn(os::malloc_trim);
-    if let (Some(peak), Some(objects)) = (stats.peak_rss_bytes, stats.object_count) {
-        if objects > 0 && peak > 0 {
+/// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump. The
+/// growth is counted from the lower of the RSS before the dump and the RSS after the trim:
+/// memory freed before the dump but still counted in RSS would otherwise hide part of it.
+fn after_dump(stats: &DumpStats, heap_used: Option<u64>, rss_before: u64) {
+    let (peak, objects) = (stats.peak_rss_bytes, stats.object_count);
+    std::thread::spawn(move || {
+        os::malloc_trim();
+        let (Some(peak), Some(objects)) = (peak, objects) else {
+            return;
+        };
+        let floor = memory::rss_bytes().map_or(rss_before, |r| r.min(rss_before));
+        let growth = (rss_before + peak).saturating_sub(floor);
+        if objects > 0 && growth > 0 {
             *lock(&HISTORY) = Some(History {
-                per_object: peak as f64 / objects as f64,
-                per_heap_byte: peak as f64 / heap_used.unwrap_or(1).max(1) as f64,
+                per_object: growth as f64 / objects as f64,
+                per_heap_byte: growth as f64 / heap_used.unwrap_or(1).max(1) as f64,
             });
         }
-    }
+    });
 }
 
 /// Copies the JS engine's raw snapshot into the sink, then removes it.
@@ -484,13 +491,13 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                 serialize_ms: Some(report.serialize_ms),
                 object_count: report.node_count,
                 predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
-                    report
-                        .node_count
-                        .map(|n| memory::predict(n, hist.map(|h| h.per_object)))
+                    report.node_count.map(|n| {
+                        memory::predict(n, heap_used.unwrap_or(0), hist.map(|h| h.per_object))
+                    })
                 }),
                 peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
             };
-            after_dump(&stats, heap_used);
+            after_dump(&stats, heap_used, rss_before);
             sink.set_stats(stats);
             let stall = req.stall_ms + ms_since_start();
             finish(sink, stall, wait)
@@ -637,7 +644,7 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
             )
         })?;
         object_count = Some(f64::from(total));
-        memory::predict(u64::from(total), hist.map(|h| h.per_object))
+        memory::predict(u64::from(total), heap_used, hist.map(|h| h.per_object))
     } else {
         by_heap_size(heap_used, hist)
     };
@@ -648,4 +655,22 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
         fits: headroom.is_none_or(|h| memory::fits(predicted, &h)),
         object_count,
     })
+}
+
+/// The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
+/// peak RSS growth of a dump of `objects` objects in a heap of `heapUsed` bytes, given the
+/// bytes per object a previous dump of the process measured (or none).
+#[napi]
+pub fn predict_dump_peak(objects: f64, heap_used: f64, history_per_object: Option<f64>) -> f64 {
+    memory::predict(
+        objects.max(0.0) as u64,
+        heap_used.max(0.0) as u64,
+        history_per_object,
+    ) as f64
+}
+
+/// The model's cheap bound: what a dump of a heap of `heapUsed` bytes can need at most.
+#[napi]
+pub fn dump_worst_case(heap_used: f64) -> f64 {
+    memory::worst_case(heap_used.max(0.0) as u64) as f64
 }

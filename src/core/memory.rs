@@ -71,12 +71,15 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// (bench/MEMORY.md: many small objects, 22.9–24.3 on Node 18–26), plus 15%. When even this
 /// fits, the dump goes ahead without V8's counting pass.
 pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 28.0;
-/// Peak RSS growth per snapshot object when the process has no history: above every shape
-/// measured (bench/MEMORY.md: 240–1,470 bytes for object-dense heaps, up to 1,830 for a few
-/// long strings, where the fixed writer term covers the rest). Conservative by design: shapes
-/// of few edges per object (Maps, number arrays) need 3–7× less, which the process's history
-/// then says.
-pub const DEFAULT_BYTES_PER_OBJECT: f64 = 1600.0;
+/// Peak RSS growth per snapshot object when the process has no history: the worst
+/// object-dense shape measured (bench/MEMORY.md: 1,472 bytes, small objects on Node 20) plus
+/// 12%. Conservative by design: shapes of few edges per object (Maps, closures, number arrays)
+/// need 2–7× less, which the process's own history then says.
+pub const DEFAULT_BYTES_PER_OBJECT: f64 = 1650.0;
+/// Without history, this much per byte of used heap on top: V8 copies string text (up to 1 KiB
+/// a string) into the snapshot, which an object count does not see (500 MB of long strings
+/// needed 1,944 bytes an object).
+pub const DEFAULT_PER_HEAP_BYTE: f64 = 0.5;
 /// With a previous dump's own bytes per object, this much on top (heap shapes drift).
 pub const HISTORY_SLACK: f64 = 1.10;
 /// The writer's own memory: 32 MiB in flight and its buffers.
@@ -93,11 +96,18 @@ pub fn worst_case(heap_used: u64) -> u64 {
     (heap_used as f64 * WORST_GROWTH_PER_HEAP_BYTE) as u64 + WRITER_BYTES
 }
 
-/// The predicted peak RSS growth of a dump of `objects` objects. `history`: the bytes per
-/// object this process's previous dump measured.
-pub fn predict(objects: u64, history: Option<f64>) -> u64 {
-    let per_object = history.map_or(DEFAULT_BYTES_PER_OBJECT, |h| h * HISTORY_SLACK);
-    (objects as f64 * per_object) as u64 + WRITER_BYTES
+/// The predicted peak RSS growth of a dump of `objects` objects in a heap of `heap_used`
+/// bytes. `history`: the bytes per object this process's previous dump measured (which
+/// includes the writer's share).
+pub fn predict(objects: u64, heap_used: u64, history: Option<f64>) -> u64 {
+    match history {
+        Some(h) => (objects as f64 * h * HISTORY_SLACK) as u64,
+        None => {
+            (objects as f64 * DEFAULT_BYTES_PER_OBJECT + heap_used as f64 * DEFAULT_PER_HEAP_BYTE)
+                as u64
+                + WRITER_BYTES
+        }
+    }
 }
 
 /// Whether `needed` bytes fit in the headroom with the margin to spare.
@@ -382,11 +392,11 @@ mod tests {
             source: LimitSource::Cgroup1,
         };
         // The 700k-object service: 1.44 M snapshot objects, 1,154 MiB measured.
-        let needed = predict(1_443_582, None);
+        let needed = predict(1_443_582, 63 << 20, None);
         assert!(needed > 1_154 << 20);
         assert!(!fits(needed, &h));
-        // 400 bytes an object measured last time: 1.44 M objects need ~660 MiB + the writer.
-        assert!(predict(1_443_582, Some(400.0)) < 760 << 20);
+        // 400 bytes an object measured last time: 1.44 M objects need ~600 MiB.
+        assert!(predict(1_443_582, 63 << 20, Some(400.0)) < 640 << 20);
         assert!(fits(worst_case(10 << 20), &h));
         assert!(!fits(worst_case(63 << 20), &h));
         assert_eq!(margin(100), 64 << 20);
