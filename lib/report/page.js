@@ -85,7 +85,13 @@
       pick('pid', sc.pid)
       pick('Host', sc.hostname || sc.host)
       pick('Trigger', sc.trigger)
-      pick('Time', sc.time || sc.timestamp || sc.date)
+      pick('Taken at', sc.startTime || sc.time)
+      pick('Platform', sc.platform && sc.arch ? sc.platform + ' ' + sc.arch : sc.platform)
+      pick('Thread', sc.threadId === undefined ? null : sc.threadId + (sc.isMainThread ? ' (main)' : ' (worker)'))
+      pick('Engine', sc.engine)
+      pick('Stall (JS thread blocked)', sc.stallMs, function (v) {
+        return group(v) + ' ms'
+      })
       var mu = sc.memoryUsage || sc.memory
       if (mu && typeof mu === 'object') {
         for (var k in mu) if (typeof mu[k] === 'number') pick('memoryUsage.' + k, mu[k], bytes)
