@@ -163,146 +163,162 @@ const skip = !puppeteer
     : false
 if (skip) console.log(`# skipping the browser tests: ${skip}`)
 
-test('report in chromium: renders, no errors, no network, sorts, filters, expands, zooms, hostile text', { skip }, async () => {
-  const f = await fixture()
-  const shots = process.env.HEAPSNAP_REPORT_SHOTS || tmpdir('report-shots')
-  fs.mkdirSync(shots, { recursive: true })
-  const browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'],
-  })
-  try {
-    const page = await browser.newPage()
-    await page.setViewport({ width: 1280, height: 900 })
-    const errors = []
-    const remote = []
-    const dialogs = []
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text())
+test(
+  'report in chromium: renders, no errors, no network, sorts, filters, expands, zooms, hostile text',
+  { skip },
+  async () => {
+    const f = await fixture()
+    const shots = process.env.HEAPSNAP_REPORT_SHOTS || tmpdir('report-shots')
+    fs.mkdirSync(shots, { recursive: true })
+    const browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'],
     })
-    page.on('pageerror', (e) => errors.push(String(e)))
-    page.on('dialog', (d) => {
-      dialogs.push(d.message())
-      d.dismiss().catch(() => {})
-    })
-    await page.setRequestInterception(true)
-    page.on('request', (req) => {
-      const url = req.url()
-      if (url.startsWith('file:') || url.startsWith('data:')) req.continue()
-      else {
-        remote.push(url)
-        req.abort()
-      }
-    })
-    const url = `file://${f.output}`
-    await page.goto(url, { waitUntil: 'load' })
-    await page.waitForSelector('html[data-rendered="true"]', { timeout: 10_000 })
-    const renderMs = await page.evaluate(() => performance.getEntriesByName('rendered')[0].startTime)
-    console.log(`# render time in chromium: ${renderMs.toFixed(1)} ms (navigation start to the "rendered" mark)`)
-    assert.ok(renderMs < 1000, `rendered in ${renderMs} ms`)
-    await page.screenshot({ path: path.join(shots, 'report-light.png'), fullPage: false })
+    try {
+      const page = await browser.newPage()
+      await page.setViewport({ width: 1280, height: 900 })
+      const errors = []
+      const remote = []
+      const dialogs = []
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text())
+      })
+      page.on('pageerror', (e) => errors.push(String(e)))
+      page.on('dialog', (d) => {
+        dialogs.push(d.message())
+        d.dismiss().catch(() => {})
+      })
+      await page.setRequestInterception(true)
+      page.on('request', (req) => {
+        const url = req.url()
+        if (url.startsWith('file:') || url.startsWith('data:')) req.continue()
+        else {
+          remote.push(url)
+          req.abort()
+        }
+      })
+      const url = `file://${f.output}`
+      await page.goto(url, { waitUntil: 'load' })
+      await page.waitForSelector('html[data-rendered="true"]', { timeout: 10_000 })
+      const renderMs = await page.evaluate(() => performance.getEntriesByName('rendered')[0].startTime)
+      console.log(`# render time in chromium: ${renderMs.toFixed(1)} ms (navigation start to the "rendered" mark)`)
+      assert.ok(renderMs < 1000, `rendered in ${renderMs} ms`)
+      await page.screenshot({ path: path.join(shots, 'report-light.png'), fullPage: false })
 
-    // The treemap: rectangles for the top classes by retained size.
-    const rects = await page.$$eval('#treemap .tm-rect', (els) => els.map((e) => e.getAttribute('data-name')))
-    const byRetained = [...f.summary.classes].sort((a, b) => b.retainedSize - a.retainedSize)
-    for (const c of byRetained.slice(0, 5)) assert.ok(rects.includes(c.name), `treemap has ${c.name}`)
+      // The treemap: rectangles for the top classes by retained size.
+      const rects = await page.$$eval('#treemap .tm-rect', (els) => els.map((e) => e.getAttribute('data-name')))
+      const byRetained = [...f.summary.classes].sort((a, b) => b.retainedSize - a.retainedSize)
+      for (const c of byRetained.slice(0, 5)) assert.ok(rects.includes(c.name), `treemap has ${c.name}`)
 
-    // The table's top rows equal heapsnap summary --json.
-    const rowNames = () => page.$$eval('#summary-table tbody tr[data-name]', (els) => els.map((e) => e.getAttribute('data-name')))
-    const names = await rowNames()
-    assert.deepEqual(
-      names.slice(0, 10),
-      f.summary.classes.slice(0, 10).map((c) => c.name),
-    )
-    const firstCells = await page.$$eval('#summary-table tbody tr:first-child td', (els) => els.map((e) => e.textContent))
-    assert.equal(firstCells[1], f.summary.classes[0].count.toLocaleString('en-US'))
+      // The table's top rows equal heapsnap summary --json.
+      const rowNames = () =>
+        page.$$eval('#summary-table tbody tr[data-name]', (els) => els.map((e) => e.getAttribute('data-name')))
+      const names = await rowNames()
+      assert.deepEqual(
+        names.slice(0, 10),
+        f.summary.classes.slice(0, 10).map((c) => c.name),
+      )
+      const firstCells = await page.$$eval('#summary-table tbody tr:first-child td', (els) =>
+        els.map((e) => e.textContent),
+      )
+      assert.equal(firstCells[1], f.summary.classes[0].count.toLocaleString('en-US'))
 
-    // Sorting: by count (descending), then ascending.
-    await page.click('#summary-table th[data-key="count"] button')
-    const counts = await page.$$eval('#summary-table tbody tr[data-name] td:nth-child(2)', (els) =>
-      els.map((e) => Number(e.textContent.replace(/,/g, ''))),
-    )
-    assert.deepEqual(counts, [...counts].sort((a, b) => b - a))
-    await page.click('#summary-table th[data-key="count"] button')
-    const counts2 = await page.$$eval('#summary-table tbody tr[data-name] td:nth-child(2)', (els) =>
-      els.map((e) => Number(e.textContent.replace(/,/g, ''))),
-    )
-    assert.deepEqual(counts2, [...counts2].sort((a, b) => a - b))
-    assert.equal(await page.$eval('#summary-table th[data-key="count"]', (e) => e.getAttribute('aria-sort')), 'ascending')
+      // Sorting: by count (descending), then ascending.
+      await page.click('#summary-table th[data-key="count"] button')
+      const counts = await page.$$eval('#summary-table tbody tr[data-name] td:nth-child(2)', (els) =>
+        els.map((e) => Number(e.textContent.replace(/,/g, ''))),
+      )
+      assert.deepEqual(
+        counts,
+        [...counts].sort((a, b) => b - a),
+      )
+      await page.click('#summary-table th[data-key="count"] button')
+      const counts2 = await page.$$eval('#summary-table tbody tr[data-name] td:nth-child(2)', (els) =>
+        els.map((e) => Number(e.textContent.replace(/,/g, ''))),
+      )
+      assert.deepEqual(
+        counts2,
+        [...counts2].sort((a, b) => a - b),
+      )
+      assert.equal(
+        await page.$eval('#summary-table th[data-key="count"]', (e) => e.getAttribute('aria-sort')),
+        'ascending',
+      )
 
-    // Filtering.
-    await page.type('#summary input[type="search"]', 'reportleak')
-    const filtered = await rowNames()
-    assert.ok(filtered.length >= 1 && filtered.every((n) => /reportleak/i.test(n)), filtered.join(', '))
+      // Filtering.
+      await page.type('#summary input[type="search"]', 'reportleak')
+      const filtered = await rowNames()
+      assert.ok(filtered.length >= 1 && filtered.every((n) => /reportleak/i.test(n)), filtered.join(', '))
 
-    // Expanding the hostile class shows retainer paths, as text, with the hostile key.
-    await page.$eval('#summary input[type="search"]', (e) => {
-      e.value = ''
-    })
-    await page.type('#summary input[type="search"]', HOSTILE)
-    const hostileRow = await rowNames()
-    assert.deepEqual(hostileRow, [HOSTILE_CLASS])
-    // keyboard: focus the expand button and press Enter
-    await page.focus('#summary-table tbody tr[data-name] button.expand')
-    await page.keyboard.press('Enter')
-    const paths = await page.$$eval('#summary-table tr.detail .retainer-path', (els) => els.map((e) => e.textContent))
-    assert.ok(paths.length > 0, 'retainer paths shown')
-    assert.ok(
-      paths.some((p) => p.includes(HOSTILE_KEY) || p.includes('<b>"key"</b>')),
-      `a path names the hostile property: ${paths[0]}`,
-    )
-    assert.equal(await page.$eval('#summary-table button.expand', (e) => e.textContent), HOSTILE_CLASS)
-    // no element was made from the heap's strings
-    assert.equal(await page.$$eval('img, b', (els) => els.length), 0)
-    assert.equal(await page.$$eval('script', (els) => els.length), 2)
+      // Expanding the hostile class shows retainer paths, as text, with the hostile key.
+      await page.$eval('#summary input[type="search"]', (e) => {
+        e.value = ''
+      })
+      await page.type('#summary input[type="search"]', HOSTILE)
+      const hostileRow = await rowNames()
+      assert.deepEqual(hostileRow, [HOSTILE_CLASS])
+      // keyboard: focus the expand button and press Enter
+      await page.focus('#summary-table tbody tr[data-name] button.expand')
+      await page.keyboard.press('Enter')
+      const paths = await page.$$eval('#summary-table tr.detail .retainer-path', (els) => els.map((e) => e.textContent))
+      assert.ok(paths.length > 0, 'retainer paths shown')
+      assert.ok(
+        paths.some((p) => p.includes(HOSTILE_KEY) || p.includes('<b>"key"</b>')),
+        `a path names the hostile property: ${paths[0]}`,
+      )
+      assert.equal(await page.$eval('#summary-table button.expand', (e) => e.textContent), HOSTILE_CLASS)
+      // no element was made from the heap's strings
+      assert.equal(await page.$$eval('img, b', (els) => els.length), 0)
+      assert.equal(await page.$$eval('script', (els) => els.length), 2)
 
-    // The comparison chart: the known leak is the biggest positive delta.
-    const deltas = await page.$$eval('#delta-chart .label', (els) =>
-      els.map((e) => ({ name: e.getAttribute('data-name'), delta: Number(e.getAttribute('data-delta')) })),
-    )
-    const biggest = deltas.reduce((a, b) => (b.delta > a.delta ? b : a))
-    assert.equal(biggest.name, 'ReportLeak')
-    assert.ok(biggest.delta > 0)
+      // The comparison chart: the known leak is the biggest positive delta.
+      const deltas = await page.$$eval('#delta-chart .label', (els) =>
+        els.map((e) => ({ name: e.getAttribute('data-name'), delta: Number(e.getAttribute('data-delta')) })),
+      )
+      const biggest = deltas.reduce((a, b) => (b.delta > a.delta ? b : a))
+      assert.equal(biggest.name, 'ReportLeak')
+      assert.ok(biggest.delta > 0)
 
-    // The leak report comes first.
-    const order = await page.$$eval('main > section', (els) => els.map((e) => e.id))
-    assert.equal(order[0], 'leaks')
+      // The leak report comes first.
+      const order = await page.$$eval('main > section', (els) => els.map((e) => e.id))
+      assert.equal(order[0], 'leaks')
 
-    // Treemap zoom in (click) and out (breadcrumb, Escape).
-    await page.evaluate(() => window.scrollTo(0, 0))
-    const zoomable = await page.$('#treemap .tm-rect[role="button"]')
-    assert.ok(zoomable, 'a class with instances can be zoomed into')
-    await zoomable.click()
-    assert.equal(await page.$$eval('nav.crumbs button', (els) => els.length), 2)
-    const kinds = await page.$$eval('#treemap .tm-rect', (els) => els.map((e) => e.getAttribute('data-kind')))
-    assert.ok(kinds.includes('instance'))
-    await page.keyboard.press('Escape')
-    assert.equal(await page.$$eval('nav.crumbs button', (els) => els.length), 1)
+      // Treemap zoom in (click) and out (breadcrumb, Escape).
+      await page.evaluate(() => window.scrollTo(0, 0))
+      const zoomable = await page.$('#treemap .tm-rect[role="button"]')
+      assert.ok(zoomable, 'a class with instances can be zoomed into')
+      await zoomable.click()
+      assert.equal(await page.$$eval('nav.crumbs button', (els) => els.length), 2)
+      const kinds = await page.$$eval('#treemap .tm-rect', (els) => els.map((e) => e.getAttribute('data-kind')))
+      assert.ok(kinds.includes('instance'))
+      await page.keyboard.press('Escape')
+      assert.equal(await page.$$eval('nav.crumbs button', (els) => els.length), 1)
 
-    await page.$eval('#treemap-section', (e) => e.scrollIntoView())
-    await page.screenshot({ path: path.join(shots, 'treemap-light.png') })
-    await page.$eval('#comparison', (e) => e.scrollIntoView())
-    await page.screenshot({ path: path.join(shots, 'comparison-light.png') })
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }])
-    await page.evaluate(() => window.scrollTo(0, 0))
-    await page.screenshot({ path: path.join(shots, 'report-dark.png') })
-    await page.$eval('#treemap-section', (e) => e.scrollIntoView())
-    await page.screenshot({ path: path.join(shots, 'treemap-dark.png') })
-    await page.$eval('#comparison', (e) => e.scrollIntoView())
-    await page.screenshot({ path: path.join(shots, 'comparison-dark.png') })
-    console.log(`# screenshots in ${shots}`)
+      await page.$eval('#treemap-section', (e) => e.scrollIntoView())
+      await page.screenshot({ path: path.join(shots, 'treemap-light.png') })
+      await page.$eval('#comparison', (e) => e.scrollIntoView())
+      await page.screenshot({ path: path.join(shots, 'comparison-light.png') })
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }])
+      await page.evaluate(() => window.scrollTo(0, 0))
+      await page.screenshot({ path: path.join(shots, 'report-dark.png') })
+      await page.$eval('#treemap-section', (e) => e.scrollIntoView())
+      await page.screenshot({ path: path.join(shots, 'treemap-dark.png') })
+      await page.$eval('#comparison', (e) => e.scrollIntoView())
+      await page.screenshot({ path: path.join(shots, 'comparison-dark.png') })
+      console.log(`# screenshots in ${shots}`)
 
-    // The page without a baseline renders too.
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }])
-    await page.goto(`file://${f.plainOut}`, { waitUntil: 'load' })
-    await page.waitForSelector('html[data-rendered="true"]', { timeout: 10_000 })
-    assert.equal(await page.$('#comparison'), null)
+      // The page without a baseline renders too.
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }])
+      await page.goto(`file://${f.plainOut}`, { waitUntil: 'load' })
+      await page.waitForSelector('html[data-rendered="true"]', { timeout: 10_000 })
+      assert.equal(await page.$('#comparison'), null)
 
-    assert.deepEqual(errors, [], 'no console errors')
-    assert.deepEqual(remote, [], 'no network requests')
-    assert.deepEqual(dialogs, [], 'no dialog (alert) fired')
-  } finally {
-    await browser.close()
-  }
-})
+      assert.deepEqual(errors, [], 'no console errors')
+      assert.deepEqual(remote, [], 'no network requests')
+      assert.deepEqual(dialogs, [], 'no dialog (alert) fired')
+    } finally {
+      await browser.close()
+    }
+  },
+)

@@ -177,7 +177,10 @@ async function report(file, options) {
   }
   let output = o.output === undefined || o.output === null ? undefined : fileArg(o.output, 'options.output')
   if (output === undefined) {
-    const base = path.basename(file).replace(/\.gz$/, '').replace(/\.heapsnapshot$/, '')
+    const base = path
+      .basename(file)
+      .replace(/\.gz$/, '')
+      .replace(/\.heapsnapshot$/, '')
     output = path.join(path.dirname(file), `${base}.report.html`)
   }
   if (output === file) throw typeError('options.output must differ from the snapshot file')

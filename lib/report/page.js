@@ -56,7 +56,18 @@
     return el('div', null, [el('dt', { text: label }), el('dd', { text: value })])
   }
   var total = data.file.totalSize
-  var PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#b07aa1', '#9c755f', '#bab0ac', '#edc948', '#ff9da7']
+  var PALETTE = [
+    '#4e79a7',
+    '#f28e2b',
+    '#e15759',
+    '#76b7b2',
+    '#59a14f',
+    '#b07aa1',
+    '#9c755f',
+    '#bab0ac',
+    '#edc948',
+    '#ff9da7',
+  ]
 
   // -------------------------------------------------------------------------------- header
   function header() {
@@ -98,7 +109,8 @@
       }
       var hs = sc.heapStatistics || sc.heap
       if (hs && typeof hs === 'object') {
-        for (var k2 in hs) if (typeof hs[k2] === 'number') pick('heap.' + k2, hs[k2], /size|memory|bytes/i.test(k2) ? bytes : group)
+        for (var k2 in hs)
+          if (typeof hs[k2] === 'number') pick('heap.' + k2, hs[k2], /size|memory|bytes/i.test(k2) ? bytes : group)
       }
       if (facts.length) {
         h.appendChild(el('h2', { text: 'Process (sidecar)' }))
@@ -120,10 +132,16 @@
     parts.forEach(function (p, i) {
       var v = Math.max(0, p[1])
       bar.appendChild(
-        el('span', { style: 'width:' + (s.total > 0 ? (100 * v) / s.total : 0) + '%;background:' + PALETTE[i], title: p[0] + ': ' + bytes(v) }),
+        el('span', {
+          style: 'width:' + (s.total > 0 ? (100 * v) / s.total : 0) + '%;background:' + PALETTE[i],
+          title: p[0] + ': ' + bytes(v),
+        }),
       )
       legend.appendChild(
-        el('li', null, [el('span', { class: 'swatch', style: 'background:' + PALETTE[i] }), p[0] + ' ' + bytes(v) + ' (' + pct(v, s.total) + ')'])
+        el('li', null, [
+          el('span', { class: 'swatch', style: 'background:' + PALETTE[i] }),
+          p[0] + ' ' + bytes(v) + ' (' + pct(v, s.total) + ')',
+        ]),
       )
     })
     h.appendChild(el('h2', { text: 'Statistics (total ' + bytes(s.total) + ')' }))
@@ -138,14 +156,25 @@
   }
   function leaksSection() {
     var L = data.leaks
-    var sec = el('section', { id: 'leaks', 'aria-labelledby': 'leaks-h' }, [el('h2', { id: 'leaks-h', text: 'Leaks (' + L.rows.length + ' rows)' })])
-    if (!L.rows.length) sec.appendChild(el('p', { text: 'The leak report has no rows: nothing allocated between the first two snapshots kept growing.' }))
+    var sec = el('section', { id: 'leaks', 'aria-labelledby': 'leaks-h' }, [
+      el('h2', { id: 'leaks-h', text: 'Leaks (' + L.rows.length + ' rows)' }),
+    ])
+    if (!L.rows.length)
+      sec.appendChild(
+        el('p', {
+          text: 'The leak report has no rows: nothing allocated between the first two snapshots kept growing.',
+        }),
+      )
     L.rows.forEach(function (r) {
       var box = el('div', { class: 'leak' }, [
         el('h3', { text: r.className }),
         el('p', {
           text:
-            group(r.count) + ' objects, shallow ' + bytes(r.shallowSize) + ', retained ' + bytes(r.retainedSize) +
+            group(r.count) +
+            ' objects, shallow ' +
+            bytes(r.shallowSize) +
+            ', retained ' +
+            bytes(r.retainedSize) +
             (r.growth ? '; count over the snapshots: ' + r.growth.count.map(group).join(' → ') : ''),
         }),
         pathView(r.path),
@@ -153,7 +182,20 @@
       if (r.allocationSites && r.allocationSites.length) {
         var ul = el('ul')
         r.allocationSites.forEach(function (a) {
-          ul.appendChild(el('li', { text: (a.functionName || '(anonymous)') + ' ' + a.url + ':' + a.line + ':' + a.column + ' — ' + bytes(a.bytes) }))
+          ul.appendChild(
+            el('li', {
+              text:
+                (a.functionName || '(anonymous)') +
+                ' ' +
+                a.url +
+                ':' +
+                a.line +
+                ':' +
+                a.column +
+                ' — ' +
+                bytes(a.bytes),
+            }),
+          )
         })
         box.appendChild(el('p', { class: 'muted', text: 'Allocation sites:' }))
         box.appendChild(ul)
@@ -235,7 +277,13 @@
       })
       .slice(0, 60)
     classes.forEach(function (c, i) {
-      var node = { name: c.name, value: c.retainedSize, color: PALETTE[i % PALETTE.length], kind: 'class', detail: group(c.count) + ' objects' }
+      var node = {
+        name: c.name,
+        value: c.retainedSize,
+        color: PALETTE[i % PALETTE.length],
+        kind: 'class',
+        detail: group(c.count) + ' objects',
+      }
       var inst = data.instances[c.name]
       if (inst && inst.length) {
         var used = 0
@@ -249,7 +297,12 @@
           }
         })
         if (c.retainedSize - used > 0)
-          node.children.push({ name: 'other ' + c.name + ' objects', value: c.retainedSize - used, kind: 'rest', detail: group(c.count - inst.length) + ' objects' })
+          node.children.push({
+            name: 'other ' + c.name + ' objects',
+            value: c.retainedSize - used,
+            kind: 'rest',
+            detail: group(c.count - inst.length) + ' objects',
+          })
       }
       root.children.push(node)
       root.value += c.retainedSize
@@ -303,7 +356,14 @@
     squarify(kids, 0, 0, W, H).forEach(function (r) {
       var n = r.item
       var zoomable = Boolean(n.children && n.children.length)
-      var label = n.name + ': ' + bytes(n.value) + ' retained (' + pct(n.value, total) + ' of the heap)' + (n.detail ? ', ' + n.detail : '')
+      var label =
+        n.name +
+        ': ' +
+        bytes(n.value) +
+        ' retained (' +
+        pct(n.value, total) +
+        ' of the heap)' +
+        (n.detail ? ', ' + n.detail : '')
       var color = n.color || node.color || PALETTE[0]
       var rect = el(
         'div',
@@ -316,9 +376,24 @@
           'data-name': n.name,
           'data-kind': n.kind,
           style:
-            'left:' + r.x + 'px;top:' + r.y + 'px;width:' + r.w + 'px;height:' + r.h + 'px;background:' + color + (n.kind === 'rest' ? ';opacity:0.6' : ''),
+            'left:' +
+            r.x +
+            'px;top:' +
+            r.y +
+            'px;width:' +
+            r.w +
+            'px;height:' +
+            r.h +
+            'px;background:' +
+            color +
+            (n.kind === 'rest' ? ';opacity:0.6' : ''),
         },
-        r.w > 40 && r.h > 16 ? [el('span', { class: 'tm-label', text: n.name }), r.h > 32 ? el('span', { class: 'tm-size', text: bytes(n.value) }) : null] : null,
+        r.w > 40 && r.h > 16
+          ? [
+              el('span', { class: 'tm-label', text: n.name }),
+              r.h > 32 ? el('span', { class: 'tm-size', text: bytes(n.value) }) : null,
+            ]
+          : null,
       )
       if (zoomable) {
         var zoom = function () {
@@ -426,7 +501,9 @@
               btn.setAttribute('aria-expanded', open ? 'false' : 'true')
               if (open) tr.nextSibling.remove()
               else {
-                var detail = el('tr', { class: 'detail' }, [el('td', { colspan: String(columns.length) }, [opts.expand(r, false)])])
+                var detail = el('tr', { class: 'detail' }, [
+                  el('td', { colspan: String(columns.length) }, [opts.expand(r, false)]),
+                ])
                 tr.after(detail)
               }
             })
@@ -437,10 +514,18 @@
         })
         tbody.appendChild(tr)
       })
-      count.textContent = group(list.length) + ' of ' + group(rows.length) + ' rows' + (list.length > shown.length ? ', first ' + group(shown.length) + ' shown' : '')
+      count.textContent =
+        group(list.length) +
+        ' of ' +
+        group(rows.length) +
+        ' rows' +
+        (list.length > shown.length ? ', first ' + group(shown.length) + ' shown' : '')
     }
     render()
-    return el('div', null, [el('div', { class: 'toolbar' }, [input, count]), el('div', { class: 'table-wrap' }, [table])])
+    return el('div', null, [
+      el('div', { class: 'toolbar' }, [input, count]),
+      el('div', { class: 'table-wrap' }, [table]),
+    ])
   }
 
   function instancesView(c) {
@@ -450,7 +535,15 @@
       var o = p.object
       var li = el('li', null, [
         el('div', {
-          text: o.name + ' @' + o.id + ': self ' + bytes(o.selfSize) + ', retained ' + bytes(o.retainedSize) + (o.distance === null ? ', unreachable' : ', distance ' + o.distance),
+          text:
+            o.name +
+            ' @' +
+            o.id +
+            ': self ' +
+            bytes(o.selfSize) +
+            ', retained ' +
+            bytes(o.retainedSize) +
+            (o.distance === null ? ', unreachable' : ', distance ' + o.distance),
         }),
       ])
       var pv = el('div', { class: 'path retainer-path' })
@@ -466,7 +559,10 @@
       li.appendChild(pv)
       ol.appendChild(li)
     })
-    return el('div', null, [el('p', { class: 'muted', text: 'Biggest instances, with the shortest retainer path from the GC roots:' }), ol])
+    return el('div', null, [
+      el('p', { class: 'muted', text: 'Biggest instances, with the shortest retainer path from the GC roots:' }),
+      ol,
+    ])
   }
 
   function summarySection() {
@@ -489,7 +585,10 @@
       },
     ]
     return el('section', { id: 'summary', 'aria-labelledby': 'sum-h' }, [
-      el('h2', { id: 'sum-h', text: 'Summary (' + group(data.classCount) + ' classes; sizes in bytes, as DevTools counts them)' }),
+      el('h2', {
+        id: 'sum-h',
+        text: 'Summary (' + group(data.classCount) + ' classes; sizes in bytes, as DevTools counts them)',
+      }),
       sortableTable('summary-table', cols, data.classes, {
         label: 'classes',
         sortKey: 'retainedSize',
@@ -518,7 +617,17 @@
     var C = data.comparison
     var sec = el('section', { id: 'comparison', 'aria-labelledby': 'cmp-h' }, [
       el('h2', { id: 'cmp-h', text: 'Comparison with the baseline' }),
-      el('p', { class: 'muted', text: 'Baseline: ' + C.base.path + ' (' + bytes(C.base.fileSize) + ', ' + group(C.base.nodeCount) + ' nodes). Objects matched by id.' }),
+      el('p', {
+        class: 'muted',
+        text:
+          'Baseline: ' +
+          C.base.path +
+          ' (' +
+          bytes(C.base.fileSize) +
+          ', ' +
+          group(C.base.nodeCount) +
+          ' nodes). Objects matched by id.',
+      }),
     ])
     var top = C.classes
       .slice()
@@ -533,16 +642,40 @@
     top.forEach(function (d) {
       max = Math.max(max, Math.abs(d.sizeDelta))
     })
-    var chart = el('div', { class: 'chart', id: 'delta-chart', role: 'list', 'aria-label': 'Biggest size deltas per class' })
+    var chart = el('div', {
+      class: 'chart',
+      id: 'delta-chart',
+      role: 'list',
+      'aria-label': 'Biggest size deltas per class',
+    })
     top.forEach(function (d) {
       var w = (100 * Math.abs(d.sizeDelta)) / max
       var label = d.name + ': ' + signedBytes(d.sizeDelta) + ' (' + signed(d.deltaCount) + ' objects)'
-      chart.appendChild(el('div', { class: 'label', role: 'listitem', title: label, 'data-name': d.name, 'data-delta': String(d.sizeDelta), text: d.name }))
-      chart.appendChild(el('div', { class: 'neg', 'aria-hidden': 'true' }, d.sizeDelta < 0 ? [el('div', { class: 'bar', style: 'width:' + w + '%', title: label })] : null))
+      chart.appendChild(
+        el('div', {
+          class: 'label',
+          role: 'listitem',
+          title: label,
+          'data-name': d.name,
+          'data-delta': String(d.sizeDelta),
+          text: d.name,
+        }),
+      )
+      chart.appendChild(
+        el(
+          'div',
+          { class: 'neg', 'aria-hidden': 'true' },
+          d.sizeDelta < 0 ? [el('div', { class: 'bar', style: 'width:' + w + '%', title: label })] : null,
+        ),
+      )
       chart.appendChild(
         el('div', { class: 'pos', 'aria-hidden': 'true' }, [
           d.sizeDelta > 0 ? el('div', { class: 'bar', style: 'width:' + w * 0.8 + '%', title: label }) : null,
-          el('span', { class: 'value', style: 'left:' + (d.sizeDelta > 0 ? w * 0.8 : 0) + '%;padding-left:4px', text: signedBytes(d.sizeDelta) }),
+          el('span', {
+            class: 'value',
+            style: 'left:' + (d.sizeDelta > 0 ? w * 0.8 : 0) + '%;padding-left:4px',
+            text: signedBytes(d.sizeDelta),
+          }),
         ]),
       )
     })
@@ -557,7 +690,9 @@
       { key: 'freedSize', title: 'Freed size', num: true, fmt: sizeCell('freedSize') },
       { key: 'sizeDelta', title: 'Size delta', num: true, fmt: sizeCell('sizeDelta', true) },
     ]
-    sec.appendChild(sortableTable('comparison-table', cols, C.classes, { label: 'the comparison', sortKey: 'sizeDelta' }))
+    sec.appendChild(
+      sortableTable('comparison-table', cols, C.classes, { label: 'the comparison', sortKey: 'sizeDelta' }),
+    )
     if (C.allocatedBetween) {
       sec.appendChild(el('h3', { text: 'Allocated between the two snapshots and still alive' }))
       sec.appendChild(
@@ -586,7 +721,14 @@
   app.appendChild(summarySection())
   app.appendChild(
     el('footer', {
-      text: 'Written by ' + data.generator + ' at ' + data.generatedAt + ' (analysis ' + group(data.analysisMs) + ' ms). Aggregates only: the snapshot graph is not in this page.',
+      text:
+        'Written by ' +
+        data.generator +
+        ' at ' +
+        data.generatedAt +
+        ' (analysis ' +
+        group(data.analysisMs) +
+        ' ms). Aggregates only: the snapshot graph is not in this page.',
     }),
   )
   drawTreemap()
