@@ -579,10 +579,15 @@ export interface ReportOptions extends AnalyzeOptions {
   leaks?: string | URL
   /** The page to write. Default: `<file without .heapsnapshot[.gz]>.report.html` beside it. */
   output?: string | URL
-  /** Classes (biggest retained size first) whose biggest instances and paths are embedded (each one more read of the snapshot). Default 10; 0–100. */
+  /**
+   * Classes (biggest retained size first) whose biggest instances, retainer paths and what
+   * those retain are embedded (one more read of the snapshot for all of them). Default 10; 0–100.
+   */
   instances?: number
   /** Instances (with their retainer path) per such class. Default 5; 1–50. */
   paths?: number
+  /** Dominator-tree children (what an instance alone keeps alive) per instance. Default 5; 1–50. */
+  children?: number
 }
 
 export interface ReportResult {

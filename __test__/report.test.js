@@ -120,6 +120,11 @@ test('report: one small file, no remote references, data equals heapsnap summary
     assert.ok(data.classes.some((c) => c.name === HOSTILE_CLASS))
     assert.ok(data.instances[HOSTILE_CLASS]?.length > 0, 'the hostile class has instances with paths')
     assert.ok(data.sidecar && typeof data.sidecar === 'object', 'the sidecar is embedded')
+    // the top of the dominator tree: each hostile object retains its array
+    const inst = data.instances[HOSTILE_CLASS][0]
+    assert.ok(inst.children.length > 0, 'an instance lists what it retains')
+    assert.ok(inst.children[0].retainedSize <= inst.object.retainedSize)
+    assert.ok(inst.children[0].retainedSize >= 16000, JSON.stringify(inst.children[0]))
   }
   const { data } = embedded(f.output)
   assert.ok(data.comparison && data.leaks)

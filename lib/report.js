@@ -76,25 +76,28 @@ async function readLeaks(file) {
   }
 }
 
-/** One retainer path as the page shows it: steps of { name, id, edge }. */
-function compactPath(p) {
+const node = (n) => ({
+  id: n.id,
+  name: n.name,
+  selfSize: n.selfSize,
+  retainedSize: n.retainedSize,
+  distance: n.distance ?? null,
+})
+
+/** One instance as the page shows it: the object, its retainer path (the last 12 steps), what it retains. */
+function compactInstance(p) {
   return {
-    object: {
-      id: p.object.id,
-      name: p.object.name,
-      selfSize: p.object.selfSize,
-      retainedSize: p.object.retainedSize,
-      distance: p.object.distance ?? null,
-    },
+    object: node(p.object),
     path: p.path.slice(-12).map((s) => ({ name: s.node.name, id: s.node.id, edge: s.edge ?? null })),
     truncated: p.path.length > 12,
+    children: (p.children ?? []).map(node),
   }
 }
 
 /**
  * Gathers the report's data (aggregates only).
  * @param {string} file
- * @param {{ baseline?: string, leaks?: string, instances: number, paths: number, devtoolsRules?: boolean }} opts
+ * @param {{ baseline?: string, leaks?: string, instances: number, paths: number, children: number, devtoolsRules?: boolean }} opts
  */
 async function collect(file, opts) {
   const common = opts.devtoolsRules === undefined ? {} : { devtoolsRules: opts.devtoolsRules }
@@ -102,12 +105,17 @@ async function collect(file, opts) {
   const sum = await analyze.summary(file, common)
   const st = await analyze.stats(file, common)
   const classes = sum.classes.slice(0, CLASSES_MAX)
-  // The biggest instances and their retainer paths, for the top classes by retained size.
-  const byRetained = [...classes].sort((a, b) => b.retainedSize - a.retainedSize)
+  // The top of the dominator tree (one more read): the biggest instances of the top classes
+  // with their retainer paths, and what each retains.
   const instances = {}
-  for (const c of byRetained.slice(0, opts.instances)) {
-    const r = await analyze.retainers(file, c.name, { ...common, paths: opts.paths })
-    instances[c.name] = r.paths.map(compactPath)
+  if (opts.instances > 0) {
+    const top = await analyze.dominatorTop(file, {
+      ...common,
+      classes: opts.instances,
+      paths: opts.paths,
+      children: opts.children,
+    })
+    for (const c of top.classes) instances[c.name] = c.instances.map(compactInstance)
   }
   let comparison = null
   if (opts.baseline) {
@@ -167,12 +175,17 @@ function html(data) {
  */
 async function report(file, options) {
   file = fileArg(file, 'file')
-  const o = optionsObject(options, ['baseline', 'leaks', 'output', 'instances', 'paths', 'devtoolsRules'], 'report()')
+  const o = optionsObject(
+    options,
+    ['baseline', 'leaks', 'output', 'instances', 'paths', 'children', 'devtoolsRules'],
+    'report()',
+  )
   const opts = {
     baseline: o.baseline === undefined || o.baseline === null ? undefined : fileArg(o.baseline, 'options.baseline'),
     leaks: o.leaks === undefined || o.leaks === null ? undefined : fileArg(o.leaks, 'options.leaks'),
     instances: o.instances === undefined ? 10 : integer(o.instances, 'options.instances', { min: 0, max: 100 }),
     paths: o.paths === undefined ? 5 : integer(o.paths, 'options.paths', { min: 1, max: 50 }),
+    children: o.children === undefined ? 5 : integer(o.children, 'options.children', { min: 1, max: 50 }),
     devtoolsRules: o.devtoolsRules === undefined ? undefined : boolean(o.devtoolsRules, 'options.devtoolsRules'),
   }
   let output = o.output === undefined || o.output === null ? undefined : fileArg(o.output, 'options.output')

@@ -289,12 +289,33 @@
         var used = 0
         node.children = inst.map(function (p) {
           used += p.object.retainedSize
-          return {
+          var inode = {
             name: p.object.name + ' @' + p.object.id,
             value: Math.max(1, p.object.retainedSize),
             kind: 'instance',
             detail: 'self ' + bytes(p.object.selfSize),
           }
+          if (p.children && p.children.length) {
+            var held = 0
+            inode.children = p.children.map(function (k) {
+              held += k.retainedSize
+              return {
+                name: k.name + ' @' + k.id,
+                value: Math.max(1, k.retainedSize),
+                kind: 'retained',
+                detail: 'self ' + bytes(k.selfSize),
+              }
+            })
+            var restOwn = p.object.retainedSize - held
+            if (restOwn > 0)
+              inode.children.push({
+                name: 'itself and the rest it retains',
+                value: restOwn,
+                kind: 'rest',
+                detail: 'self ' + bytes(p.object.selfSize),
+              })
+          }
+          return inode
         })
         if (c.retainedSize - used > 0)
           node.children.push({
@@ -320,7 +341,7 @@
     tmCrumbs = el('nav', { class: 'crumbs', 'aria-label': 'Treemap zoom' })
     tmBox = el('div', { class: 'treemap', id: 'treemap', role: 'group', 'aria-label': 'Retained size treemap' })
     return el('section', { id: 'treemap-section', 'aria-labelledby': 'tm-h' }, [
-      el('h2', { id: 'tm-h', text: 'Retained size by class, then biggest instances' }),
+      el('h2', { id: 'tm-h', text: 'Retained size: classes, their biggest instances, what those retain' }),
       el('p', {
         class: 'muted',
         text: 'Area is retained size (bytes freed if the objects went away). Click or press Enter on a block to zoom in; the breadcrumb or Escape zooms out. Classes can hold one another, so their blocks may overlap in memory.',
