@@ -237,7 +237,13 @@ pub fn dominator_top(
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
     bar.phase("dominator tree top");
-    let top = retainers::dominator_top(&g, &rev, &dom, &cls, classes, instances, children, 100);
+    let limits = retainers::TopLimits {
+        classes,
+        instances,
+        children,
+        max_depth: 100,
+    };
+    let top = retainers::dominator_top(&g, &rev, &dom, &cls, limits);
     Ok((file_info(path, &g), top))
 }
 

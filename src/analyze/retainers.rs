@@ -251,20 +251,33 @@ pub struct TopClass {
     pub instances: Vec<TopInstance>,
 }
 
-/// The top of the dominator tree by class, in one pass over a loaded graph: the `classes`
-/// classes of biggest retained size (the Summary's order), for each its `instances` biggest
-/// objects with their shortest retainer path, and for each of those its `children` biggest
-/// dominator-tree children (what it retains).
+/// How much of the dominator tree's top `dominator_top` returns.
+#[derive(Clone, Copy, Debug)]
+pub struct TopLimits {
+    /// Classes, biggest retained size first (the Summary's order).
+    pub classes: usize,
+    /// Biggest instances of each class, each with its shortest retainer path.
+    pub instances: usize,
+    /// Biggest dominator-tree children (what it retains) of each instance.
+    pub children: usize,
+    /// Longest retainer path.
+    pub max_depth: usize,
+}
+
+/// The top of the dominator tree by class, in one pass over a loaded graph (see `TopLimits`).
 pub fn dominator_top(
     g: &Graph,
     rev: &Reverse,
     dom: &Dominators,
     cls: &Classes,
-    classes: usize,
-    instances: usize,
-    children: usize,
-    max_depth: usize,
+    limits: TopLimits,
 ) -> Vec<TopClass> {
+    let TopLimits {
+        classes,
+        instances,
+        children,
+        max_depth,
+    } = limits;
     let dist = distances(g);
     let mut names: Vec<String> = Vec::new();
     for row in summary::classes(g, dom, cls, |_| true) {
