@@ -150,8 +150,8 @@ test('heapsnap report (CLI) writes the page and bad arguments are usage errors',
 // ------------------------------------------------------------------------------ the browser
 
 function findChromium() {
-  if (process.env.HEAPSNAP_CHROMIUM) return process.env.HEAPSNAP_CHROMIUM
-  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) {
+  const env = process.env.HEAPSNAP_CHROMIUM
+  for (const p of env !== undefined ? [env] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']) {
     if (fs.existsSync(p)) return p
   }
   return null

@@ -359,7 +359,7 @@
       tmCrumbs.appendChild(
         el('button', {
           type: 'button',
-          text: n.name + ' (' + bytes(n.value) + ')',
+          text: i === 0 ? 'All classes (their retained sizes overlap)' : n.name + ' (' + bytes(n.value) + ')',
           'aria-current': last ? 'true' : null,
           onclick: function () {
             tmStack = tmStack.slice(0, i + 1)
