@@ -18,10 +18,17 @@ export interface AnalysisResult {
   inflate?: InflateResult
   leaks?: LeaksResult
   stats?: StatsResult
+  dominatorTop?: DominatorTopResult
 }
 
 /** Comparison of two snapshots by object id. */
 export declare function analyzeDiff(base: string, target: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/**
+ * The top of the dominator tree by class: the biggest classes, their biggest instances with
+ * retainer paths, and what each of those retains (one read of the snapshot).
+ */
+export declare function analyzeDominatorTop(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
 /** A gzip snapshot back to plain JSON. */
 export declare function analyzeInflate(input: string, output?: string | undefined | null, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
@@ -47,6 +54,10 @@ export interface AnalyzeOptions {
   paths?: number
   /** retainers: the longest path printed (default 100 steps). */
   maxDepth?: number
+  /** dominatorTop: how many classes (biggest retained size first; default 10). */
+  classes?: number
+  /** dominatorTop: how many dominator-tree children of each instance (default 5). */
+  children?: number
   /** inflate: replace an existing output file. */
   force?: boolean
 }
@@ -138,6 +149,12 @@ export interface DiffResult {
    * objects with an id above `baseMaxJsId`. Absent (`null` from the JS API) unless `sameProcess`.
    */
   allocatedBetween?: Array<ClassSummary>
+}
+
+export interface DominatorTopResult {
+  file: SnapshotFileInfo
+  /** Biggest retained size first (the Summary's order). */
+  classes: Array<TopClass>
 }
 
 /**
@@ -489,6 +506,25 @@ export interface Timings {
   readMs: number
   dominatorsMs: number
   aggregateMs: number
+}
+
+/** One class at the top of the dominator tree. */
+export interface TopClass {
+  name: string
+  count: number
+  shallowSize: number
+  retainedSize: number
+  /** Its biggest instances (by retained size). */
+  instances: Array<TopInstance>
+}
+
+/** An instance of a top class: its retainer path and what it retains. */
+export interface TopInstance {
+  object: RetainerNode
+  /** As in `RetainerPath.path`. */
+  path: Array<PathStep>
+  /** Its biggest dominator-tree children (the objects it alone keeps alive), biggest first. */
+  children: Array<RetainerNode>
 }
 
 /**

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.analyzeDiff = nativeBinding.analyzeDiff
+module.exports.analyzeDominatorTop = nativeBinding.analyzeDominatorTop
 module.exports.analyzeInflate = nativeBinding.analyzeInflate
 module.exports.analyzeLeaks = nativeBinding.analyzeLeaks
 module.exports.analyzeRetainers = nativeBinding.analyzeRetainers

@@ -568,3 +568,39 @@ export function inflate(
   options?: { force?: boolean; progress?: boolean },
 ): Promise<InflateResult>
 export function inflate(input: string | URL, options?: { force?: boolean; progress?: boolean }): Promise<InflateResult>
+
+// ---------------------------------------------------------------------------------------------
+// The HTML report (also `heapsnap report`).
+
+export interface ReportOptions extends AnalyzeOptions {
+  /** A snapshot to compare against: adds the Comparison and its chart of size deltas. */
+  baseline?: string | URL
+  /** A leak report JSON (`heapsnap leaks --json`, or the monitor's report file): shown first. */
+  leaks?: string | URL
+  /** The page to write. Default: `<file without .heapsnapshot[.gz]>.report.html` beside it. */
+  output?: string | URL
+  /**
+   * Classes (biggest retained size first) whose biggest instances, retainer paths and what
+   * those retain are embedded (one more read of the snapshot for all of them). Default 10; 0–100.
+   */
+  instances?: number
+  /** Instances (with their retainer path) per such class. Default 5; 1–50. */
+  paths?: number
+  /** Dominator-tree children (what an instance alone keeps alive) per instance. Default 5; 1–50. */
+  children?: number
+}
+
+export interface ReportResult {
+  /** The HTML file written. */
+  output: string
+  /** Its size in bytes. */
+  bytes: number
+}
+
+/**
+ * Writes one self-contained HTML page (inline CSS and JS, no network access, opens from
+ * `file://`): the file and its sidecar, DevTools' Statistics, a retained-size treemap, the
+ * Summary with the biggest instances' retainer paths, the Comparison with `baseline`, the leak
+ * report first with `leaks`. It embeds aggregates only, never the graph.
+ */
+export function report(file: string | URL, options?: ReportOptions): Promise<ReportResult>

@@ -12,6 +12,7 @@ const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
 const { summary, diff, retainers, inflate, stats } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
+const { report } = require('./lib/report')
 const { monitor } = require('./lib/monitor')
 const { createHandler, listen } = require('./lib/http')
 
@@ -41,6 +42,7 @@ module.exports = {
   inflate,
   stats,
   leaks,
+  report,
   createHandler,
   listen,
 }

@@ -9,6 +9,7 @@
 const { parseArgs } = require('node:util')
 const heapsnap = require('../lib/analyze.js')
 const { leaks, formatLeakReport } = require('../lib/leaks.js')
+const { report } = require('../lib/report.js')
 const { formatBytes } = require('../lib/binding.js')
 const { version } = require('../package.json')
 
@@ -31,6 +32,11 @@ Usage:
       Three snapshots of one process, in the order taken: the objects allocated between the
       first two and still alive in the third, of classes that keep growing, grouped by class
       and retainer path (array indices and table slots collapsed), biggest retained size first.
+  heapsnap report <file> [--baseline <file>] [--leaks <report.json>] [-o report.html]
+      One self-contained HTML page (no network, opens from file://): header and Statistics,
+      a retained-size treemap, the Summary with the biggest instances' retainer paths, the
+      Comparison with --baseline, the leak report first with --leaks. Aggregates only: the
+      page stays small whatever the snapshot's size. Default output: <file>.report.html.
 
 Options:
   --json              print the result as JSON on stdout
@@ -61,6 +67,9 @@ function parse(argv) {
       'no-devtools-rules': { type: 'boolean' },
       'no-progress': { type: 'boolean' },
       force: { type: 'boolean' },
+      baseline: { type: 'string' },
+      leaks: { type: 'string' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -306,8 +315,18 @@ async function main(argv) {
       })
       return emit(r, (x) => process.stdout.write(formatLeakReport(x)))
     }
+    case 'report': {
+      want([1, 1], 'report <file> [--baseline <file>] [--leaks <report.json>] [-o report.html]')
+      const r = await report(args[0], {
+        baseline: values.baseline,
+        leaks: values.leaks,
+        output: values.output,
+        devtoolsRules,
+      })
+      return emit(r, (x) => console.log(`${x.output}: ${group(x.bytes)} bytes`))
+    }
     default:
-      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, stats, inflate, leaks)`)
+      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, stats, inflate, leaks, report)`)
   }
 }
 

@@ -16,8 +16,9 @@ const OPTION_KEYS = {
   inflate: ['force', 'progress'],
   stats: ['progress', 'devtoolsRules'],
   leaks: ['top', 'progress', 'devtoolsRules'],
+  dominatorTop: ['classes', 'paths', 'children', 'progress', 'devtoolsRules'],
 }
-const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth'])
+const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth', 'classes', 'children'])
 
 /** The options of one analysis, checked: counts are integers, the rest booleans. */
 function analysisOptions(command, options) {
@@ -135,5 +136,19 @@ async function leakRows(first, second, third, options) {
   return result
 }
 
+/**
+ * The top of the dominator tree by class, in one read of the snapshot: the `classes` (default
+ * 10) classes of biggest retained size, the `paths` (default 5) biggest instances of each with
+ * their retainer path, and the `children` (default 5) biggest objects each of those retains.
+ * Used by the HTML report.
+ * @param {string | URL} file
+ * @param {{ classes?: number, paths?: number, children?: number, progress?: boolean, devtoolsRules?: boolean }} [options]
+ */
+async function dominatorTop(file, options) {
+  file = fileArg(file, 'file')
+  const opts = analysisOptions('dominatorTop', options)
+  return run(binding.analyzeDominatorTop(file, opts), 'dominatorTop')
+}
+
 // Rejections, not throws, for bad arguments: these are async functions.
-module.exports = { summary, diff, retainers, inflate, stats, leakRows }
+module.exports = { summary, diff, retainers, inflate, stats, leakRows, dominatorTop }

@@ -208,6 +208,32 @@ pub fn retainers(
     Ok((file_info(path, &g), report))
 }
 
+/// The top of the dominator tree by class (the report's treemap): see
+/// `retainers::dominator_top`. One read of the snapshot for every class.
+pub fn dominator_top(
+    path: &Path,
+    classes: usize,
+    instances: usize,
+    children: usize,
+    opts: &Options,
+    bar: &Bar,
+) -> Result<(SnapshotFileInfo, Vec<retainers::TopClass>), SnapError> {
+    let mut g = load_full(path, true, bar)?;
+    bar.phase("dominators");
+    let cls = classes_of(&mut g, opts);
+    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    let rev = Reverse::build(&g);
+    bar.phase("dominator tree top");
+    let limits = retainers::TopLimits {
+        classes,
+        instances,
+        children,
+        max_depth: 100,
+    };
+    let top = retainers::dominator_top(&g, &rev, &dom, &cls, limits);
+    Ok((file_info(path, &g), top))
+}
+
 /// `heapsnap stats`: DevTools' Statistics (`getStatistics`). Under DevTools' rules the sizes
 /// are those after `calculateShallowSizes`, as DevTools computes them.
 pub fn stats(

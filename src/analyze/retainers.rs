@@ -79,6 +79,8 @@ pub struct InstancePath {
     /// From the first object below the root down to the object itself. Empty when the object
     /// is unreachable (only weakly held, or garbage the snapshot still listed).
     pub path: Vec<Step>,
+    /// The instance's node index in the graph.
+    pub index: usize,
 }
 
 pub struct Report {
@@ -139,7 +141,30 @@ pub fn report(
     paths: usize,
     max_depth: usize,
 ) -> Report {
-    let dist = distances(g);
+    report_with(
+        g,
+        rev,
+        dom,
+        cls,
+        &distances(g),
+        class_name,
+        paths,
+        max_depth,
+    )
+}
+
+/// `report`, with the distances already computed (they do not depend on the class).
+#[allow(clippy::too_many_arguments)]
+fn report_with(
+    g: &Graph,
+    rev: &Reverse,
+    dom: &Dominators,
+    cls: &Classes,
+    dist: &[u32],
+    class_name: &str,
+    paths: usize,
+    max_depth: usize,
+) -> Report {
     // Which classes carry this name (several when DevTools keys objects by location).
     let key_matches: Vec<bool> = cls.info.iter().map(|c| c.name == class_name).collect();
     let mut is_member = vec![false; g.node_count()];
@@ -169,15 +194,15 @@ pub fn report(
         .iter()
         .map(|&obj| {
             let mut steps = vec![Step {
-                node: retainer_node(g, dom, cls, &dist, obj),
+                node: retainer_node(g, dom, cls, dist, obj),
                 edge: None,
                 edge_type: None,
             }];
             if dist[obj] != UNREACHED {
                 let mut v = obj;
-                while let Some((src, e)) = closest_retainer(g, rev, &dist, v) {
+                while let Some((src, e)) = closest_retainer(g, rev, dist, v) {
                     steps.push(Step {
-                        node: retainer_node(g, dom, cls, &dist, src),
+                        node: retainer_node(g, dom, cls, dist, src),
                         edge: Some(g.edge_label(e)),
                         edge_type: Some(g.edge_type_name(e).to_string()),
                     });
@@ -191,13 +216,14 @@ pub fn report(
             let object = steps
                 .last()
                 .map(|s| s.node.clone())
-                .unwrap_or_else(|| retainer_node(g, dom, cls, &dist, obj));
+                .unwrap_or_else(|| retainer_node(g, dom, cls, dist, obj));
             if dist[obj] == UNREACHED {
                 steps.clear();
             }
             InstancePath {
                 object,
                 path: steps,
+                index: obj,
             }
         })
         .collect();
@@ -208,4 +234,91 @@ pub fn report(
         retained_size,
         paths,
     }
+}
+
+/// An instance of a top class, with what it retains: its biggest dominator-tree children.
+pub struct TopInstance {
+    pub path: InstancePath,
+    pub children: Vec<RetainerNode>,
+}
+
+/// One class of the top of the dominator tree, as the report's treemap shows it.
+pub struct TopClass {
+    pub name: String,
+    pub count: u64,
+    pub shallow_size: u64,
+    pub retained_size: u64,
+    pub instances: Vec<TopInstance>,
+}
+
+/// How much of the dominator tree's top `dominator_top` returns.
+#[derive(Clone, Copy, Debug)]
+pub struct TopLimits {
+    /// Classes, biggest retained size first (the Summary's order).
+    pub classes: usize,
+    /// Biggest instances of each class, each with its shortest retainer path.
+    pub instances: usize,
+    /// Biggest dominator-tree children (what it retains) of each instance.
+    pub children: usize,
+    /// Longest retainer path.
+    pub max_depth: usize,
+}
+
+/// The top of the dominator tree by class, in one pass over a loaded graph (see `TopLimits`).
+pub fn dominator_top(
+    g: &Graph,
+    rev: &Reverse,
+    dom: &Dominators,
+    cls: &Classes,
+    limits: TopLimits,
+) -> Vec<TopClass> {
+    let TopLimits {
+        classes,
+        instances,
+        children,
+        max_depth,
+    } = limits;
+    let dist = distances(g);
+    let mut names: Vec<String> = Vec::new();
+    for row in summary::classes(g, dom, cls, |_| true) {
+        if names.len() >= classes {
+            break;
+        }
+        if !names.contains(&row.name) {
+            names.push(row.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let r = report_with(g, rev, dom, cls, &dist, &name, instances, max_depth);
+            let instances = r
+                .paths
+                .into_iter()
+                .map(|p| {
+                    let mut kids: Vec<u32> = dom.children_of(p.index).to_vec();
+                    kids.sort_by(|&a, &b| {
+                        dom.retained[b as usize]
+                            .cmp(&dom.retained[a as usize])
+                            .then(g.id[a as usize].cmp(&g.id[b as usize]))
+                    });
+                    kids.truncate(children);
+                    TopInstance {
+                        path: p,
+                        children: kids
+                            .into_iter()
+                            .map(|k| retainer_node(g, dom, cls, &dist, k as usize))
+                            .collect(),
+                    }
+                })
+                .collect();
+            TopClass {
+                name: r.class_name,
+                count: r.count,
+                shallow_size: r.shallow_size,
+                retained_size: r.retained_size,
+                instances,
+            }
+        })
+        .collect()
 }

@@ -277,6 +277,34 @@ fn retainer_path_runs_from_the_global_to_the_object() {
 }
 
 #[test]
+fn dominator_top_lists_classes_instances_and_what_they_retain() {
+    let dir = Scratch::new("domtop");
+    let p = dir.join("t.heapsnapshot");
+    write_snapshot(&p, &fixture(), false, false);
+    let (file, top) = dominator_top(&p, 2, 2, 5, &Options::default(), &Bar::new(false)).unwrap();
+    assert_eq!(file.node_count, 13);
+    let names: Vec<&str> = top.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["global", "Map"]);
+    let global = &top[0];
+    assert_eq!((global.count, global.retained_size), (1, 290));
+    assert_eq!(global.instances.len(), 1);
+    let g = &global.instances[0];
+    assert_eq!(g.path.object.id, 3);
+    // What the global alone keeps alive, biggest first: the Map (with its table, the Leaks
+    // and their string), then `Odd\u{e9}`.
+    let kids: Vec<(String, u32, u64)> = g
+        .children
+        .iter()
+        .map(|k| (k.name.clone(), k.id, k.retained_size))
+        .collect();
+    assert_eq!(kids[0], ("Map".to_string(), 7, 232));
+    assert_eq!(kids[1], ("Odd\u{e9}".to_string(), 25, 8));
+    assert!(kids.iter().map(|k| k.2).sum::<u64>() <= 290);
+    // The Map's instance lists its table.
+    assert_eq!(top[1].instances[0].children[0].id, 9);
+}
+
+#[test]
 fn damaged_files_are_refused_with_a_code() {
     let dir = Scratch::new("bad");
     let text = fixture_bytes(&dir);

@@ -27,6 +27,10 @@ pub struct AnalyzeOptions {
     pub paths: Option<u32>,
     /// retainers: the longest path printed (default 100 steps).
     pub max_depth: Option<u32>,
+    /// dominatorTop: how many classes (biggest retained size first; default 10).
+    pub classes: Option<u32>,
+    /// dominatorTop: how many dominator-tree children of each instance (default 5).
+    pub children: Option<u32>,
     /// inflate: replace an existing output file.
     pub force: Option<bool>,
 }
@@ -232,6 +236,34 @@ pub struct RetainersResult {
     pub paths: Vec<RetainerPath>,
 }
 
+/// An instance of a top class: its retainer path and what it retains.
+#[napi(object)]
+pub struct TopInstance {
+    pub object: RetainerNode,
+    /// As in `RetainerPath.path`.
+    pub path: Vec<PathStep>,
+    /// Its biggest dominator-tree children (the objects it alone keeps alive), biggest first.
+    pub children: Vec<RetainerNode>,
+}
+
+/// One class at the top of the dominator tree.
+#[napi(object)]
+pub struct TopClass {
+    pub name: String,
+    pub count: f64,
+    pub shallow_size: f64,
+    pub retained_size: f64,
+    /// Its biggest instances (by retained size).
+    pub instances: Vec<TopInstance>,
+}
+
+#[napi(object)]
+pub struct DominatorTopResult {
+    pub file: SnapshotFileInfo,
+    /// Biggest retained size first (the Summary's order).
+    pub classes: Vec<TopClass>,
+}
+
 /// DevTools' Statistics (the pie chart of the Summary view), in bytes.
 #[napi(object)]
 pub struct Statistics {
@@ -313,6 +345,7 @@ pub struct AnalysisResult {
     pub inflate: Option<InflateResult>,
     pub leaks: Option<LeaksResult>,
     pub stats: Option<StatsResult>,
+    pub dominator_top: Option<DominatorTopResult>,
 }
 
 fn settle<U>(
@@ -334,6 +367,7 @@ pub enum Job {
     Inflate(PathBuf, Option<PathBuf>),
     Leaks([PathBuf; 3]),
     Stats(PathBuf),
+    DominatorTop(PathBuf),
 }
 
 pub struct AnalyzeTask {
@@ -392,6 +426,46 @@ impl Task for AnalyzeTask {
                         shallow_size: r.shallow_size as f64,
                         retained_size: r.retained_size as f64,
                         paths: r.paths.into_iter().map(retainer_path).collect(),
+                    })
+                },
+            ),
+            Job::DominatorTop(p) => settle(
+                analyze::dominator_top(
+                    p,
+                    o.classes.unwrap_or(10) as usize,
+                    o.paths.unwrap_or(5) as usize,
+                    o.children.unwrap_or(5) as usize,
+                    &core,
+                    &bar,
+                ),
+                |(file, top), out| {
+                    out.dominator_top = Some(DominatorTopResult {
+                        file: file.into(),
+                        classes: top
+                            .into_iter()
+                            .map(|c| TopClass {
+                                name: c.name,
+                                count: c.count as f64,
+                                shallow_size: c.shallow_size as f64,
+                                retained_size: c.retained_size as f64,
+                                instances: c
+                                    .instances
+                                    .into_iter()
+                                    .map(|i| {
+                                        let p = retainer_path(i.path);
+                                        TopInstance {
+                                            object: p.object,
+                                            path: p.path,
+                                            children: i
+                                                .children
+                                                .into_iter()
+                                                .map(RetainerNode::from)
+                                                .collect(),
+                                        }
+                                    })
+                                    .collect(),
+                            })
+                            .collect(),
                     })
                 },
             ),
@@ -583,4 +657,14 @@ pub fn analyze_leaks(
         ]),
         options,
     ))
+}
+
+/// The top of the dominator tree by class: the biggest classes, their biggest instances with
+/// retainer paths, and what each of those retains (one read of the snapshot).
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_dominator_top(
+    path: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(Job::DominatorTop(path_arg(&path, "file")?), options))
 }
