@@ -20,7 +20,7 @@ test('kill -9 mid-dump: no final-named file, only a 0600 tmp, removed by the nex
   await new Promise((resolve) => child.stdout.once('data', resolve))
   // Wait until the tmp file exists and is growing, then kill.
   let tmp
-  for (let i = 0; i < 400 && !tmp; i++) {
+  for (let i = 0; i < 2400 && !tmp; i++) {
     await sleep(25)
     tmp = ls(dir).find((f) => f.endsWith('.tmp') && fs.statSync(path.join(dir, f)).size > 0)
   }

@@ -61,7 +61,7 @@ test('fuzzing the exports with generated arguments', () => {
       console.log(JSON.stringify({ calls, unexpected: unexpected.slice(0, 5), n: unexpected.length }));
     })();
   `,
-    { cwd: dir, timeout: 300_000 },
+    { cwd: dir, timeout: 480_000 },
   )
   assert.equal(res.signal, null, `no crash: ${res.stderr}`)
   assert.equal(res.status, 0, res.stderr)
