@@ -74,7 +74,13 @@ function installGuards() {
   hook(v8, 'writeHeapSnapshot', settle)
   hook(v8, 'getHeapSnapshot', settle)
   const proto = inspector.Session?.prototype
-  if (!proto) return
+  if (proto) hookSessions(proto)
+  // ES modules that import these names from node:v8 / node:inspector see the hooked ones too.
+  require('node:module').syncBuiltinESMExports?.()
+}
+
+/** Counts connected sessions; settles before one connects or posts HeapProfiler.* . */
+function hookSessions(proto) {
   const connected = Symbol('heapsnapConnected')
   const onConnect = function () {
     settle()
