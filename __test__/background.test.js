@@ -115,7 +115,8 @@ test('worker termination mid-serialization is clean: no crash, no partial file',
   const left = ls(dir)
   assert.ok(!left.some((f) => f.endsWith('.tmp')), `no tmp left: ${left}`)
   // A dump that completed before the termination is whole.
-  for (const f of left.filter((n) => n.endsWith('.heapsnapshot'))) assert.equal(countIn(path.join(dir, f), 'Marker'), 999)
+  for (const f of left.filter((n) => n.endsWith('.heapsnapshot')))
+    assert.equal(countIn(path.join(dir, f), 'Marker'), 999)
 })
 
 test('inline while the library samples allocation sites, while an inspector session is connected, while the inspector is open', () => {
@@ -155,7 +156,8 @@ test('inline while the library samples allocation sites, while an inspector sess
   assert.equal(out.node, 'background')
   assert.equal(out.open[0].mode, 'inline')
   assert.equal(out.open[1], 'inline')
-  for (const f of ls(dir).filter((n) => n.endsWith('.heapsnapshot'))) assert.equal(countIn(path.join(dir, f), 'Marker'), 55)
+  for (const f of ls(dir).filter((n) => n.endsWith('.heapsnapshot')))
+    assert.equal(countIn(path.join(dir, f), 'Marker'), 55)
   assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')))
 })
 

@@ -70,9 +70,16 @@ for (const objects of SIZES) {
     })
   }
 }
-console.log(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${REPEATS} repeats (median)\n`)
+console.log(
+  `node ${process.version}, ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, ${REPEATS} repeats (median)\n`,
+)
 console.log('| objects | method | JS blocked (ms) | stallMs | generateMs | serializeMs | blocked vs built-in |')
 console.log('|---|---|---|---|---|---|---|')
 for (const r of rows) {
-  console.log(`| ${r.objects} | ${r.method} | ${r.blockedMs} | ${r.stallMs} | ${r.generateMs} | ${r.serializeMs} | ${r.vsBuiltin}× |`)
+  console.log(
+    `| ${r.objects} | ${r.method} | ${r.blockedMs} | ${r.stallMs} | ${r.generateMs} | ${r.serializeMs} | ${r.vsBuiltin}× |`,
+  )
 }

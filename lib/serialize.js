@@ -55,15 +55,18 @@ function serializeMode(wanted) {
   return { mode: 'background', reason: 'nothing else uses the heap profiler' }
 }
 
+/** Marks the functions this copy of the module wrapped (another copy, with its own addon, wraps them once more). */
+const HOOKED = Symbol('heapsnap-native.hooked')
+
 /** Wraps `obj[name]` so that `before(...args)` runs first. */
 function hook(obj, name, before) {
   const original = obj?.[name]
-  if (typeof original !== 'function' || original.__heapsnapHooked) return
+  if (typeof original !== 'function' || original[HOOKED]) return
   const wrapped = function (...args) {
     before.apply(this, args)
     return original.apply(this, args)
   }
-  Object.defineProperty(wrapped, '__heapsnapHooked', { value: true })
+  Object.defineProperty(wrapped, HOOKED, { value: true })
   Object.defineProperty(wrapped, 'name', { value: original.name })
   obj[name] = wrapped
 }

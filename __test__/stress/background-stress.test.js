@@ -19,9 +19,12 @@ const PER_WORKER = Math.max(5, Math.round(N / 10))
 const MARKERS = 12345
 const WORKER_MARKERS = 2345
 
-test(`${N} background dumps (+${WORKERS}×${PER_WORKER} in workers) under churn: every file valid, exact markers`, { timeout: 30 * 60_000 }, () => {
-  const dir = tmpdir('bg-stress')
-  const workerCode = `
+test(
+  `${N} background dumps (+${WORKERS}×${PER_WORKER} in workers) under churn: every file valid, exact markers`,
+  { timeout: 30 * 60_000 },
+  () => {
+    const dir = tmpdir('bg-stress')
+    const workerCode = `
     const heapsnap = require(${JSON.stringify(ROOT)});
     const { parentPort, workerData } = require('node:worker_threads');
     class WorkerMarker { constructor(i) { this.i = i } }
@@ -38,8 +41,8 @@ test(`${N} background dumps (+${WORKERS}×${PER_WORKER} in workers) under churn:
       parentPort.postMessage(modes);
     })();
   `
-  const res = runNode(
-    `
+    const res = runNode(
+      `
     const v8 = require('node:v8');
     const inspector = require('node:inspector');
     const { Worker } = require('node:worker_threads');
@@ -84,34 +87,35 @@ test(`${N} background dumps (+${WORKERS}×${PER_WORKER} in workers) under churn:
       console.log(JSON.stringify({ modes, workerModes, ms: Date.now() - t0, stall, gen, ser }));
     })().catch((e) => { console.error(e); process.exit(1) });
   `,
-    { args: ['--expose-gc'], timeout: 30 * 60_000 },
-  )
-  assert.equal(res.status, 0, `child failed (status ${res.status}, signal ${res.signal}):\n${res.stderr}`)
-  const out = res.json
-  const files = fs.readdirSync(dir)
-  assert.ok(!files.some((f) => f.endsWith('.tmp')), 'no tmp left')
-  const snaps = files.filter((f) => /\.heapsnapshot(\.gz)?$/.test(f))
-  assert.equal(snaps.length, N + WORKERS * PER_WORKER)
-  let main = 0
-  let worker = 0
-  for (const f of snaps) {
-    const file = path.join(dir, f)
-    const snap = parseSnapshot(file)
-    const w = countNodes(snap, 'WorkerMarker')
-    if (w > 0) {
-      assert.equal(w, WORKER_MARKERS, f)
-      assert.equal(countNodes(snap, 'Marker'), 0, f)
-      worker++
-    } else {
-      assert.equal(countNodes(snap, 'Marker'), MARKERS, f)
-      main++
+      { args: ['--expose-gc'], timeout: 30 * 60_000 },
+    )
+    assert.equal(res.status, 0, `child failed (status ${res.status}, signal ${res.signal}):\n${res.stderr}`)
+    const out = res.json
+    const files = fs.readdirSync(dir)
+    assert.ok(!files.some((f) => f.endsWith('.tmp')), 'no tmp left')
+    const snaps = files.filter((f) => /\.heapsnapshot(\.gz)?$/.test(f))
+    assert.equal(snaps.length, N + WORKERS * PER_WORKER)
+    let main = 0
+    let worker = 0
+    for (const f of snaps) {
+      const file = path.join(dir, f)
+      const snap = parseSnapshot(file)
+      const w = countNodes(snap, 'WorkerMarker')
+      if (w > 0) {
+        assert.equal(w, WORKER_MARKERS, f)
+        assert.equal(countNodes(snap, 'Marker'), 0, f)
+        worker++
+      } else {
+        assert.equal(countNodes(snap, 'Marker'), MARKERS, f)
+        main++
+      }
+      fs.rmSync(file)
     }
-    fs.rmSync(file)
-  }
-  assert.equal(main, N)
-  assert.equal(worker, WORKERS * PER_WORKER)
-  // Dumps during the sampling and session phases are inline by rule; the rest background.
-  assert.ok(out.modes.background >= N * 0.9, JSON.stringify(out.modes))
-  const summary = { node: process.env.HEAPSNAP_TEST_NODE || process.version, ...out }
-  process.stdout.write(`# background stress: ${JSON.stringify(summary)}\n`)
-})
+    assert.equal(main, N)
+    assert.equal(worker, WORKERS * PER_WORKER)
+    // Dumps during the sampling and session phases are inline by rule; the rest background.
+    assert.ok(out.modes.background >= N * 0.9, JSON.stringify(out.modes))
+    const summary = { node: process.env.HEAPSNAP_TEST_NODE || process.version, ...out }
+    process.stdout.write(`# background stress: ${JSON.stringify(summary)}\n`)
+  },
+)

@@ -94,7 +94,9 @@ impl std::fmt::Display for BridgeError {
             BridgeError::GenerationFailed => "V8 returned no heap snapshot",
             BridgeError::Panicked => "the snapshot callback panicked",
             BridgeError::Busy => "a snapshot is already being taken on this thread",
-            BridgeError::Cancelled => "the snapshot's serialization was cancelled (its thread is ending)",
+            BridgeError::Cancelled => {
+                "the snapshot's serialization was cancelled (its thread is ending)"
+            }
         })
     }
 }
