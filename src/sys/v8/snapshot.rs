@@ -84,6 +84,11 @@ pub fn background_outstanding() -> usize {
 /// thread whose isolate is alive (an N-API call, an interrupt, an env cleanup hook). Returns
 /// how many snapshots it deleted.
 pub fn settle_background(wait: bool, cancel: bool) -> usize {
+    if in_snapshot() {
+        // Called from inside a generation (a V8 callback): never delete then. Generation
+        // itself settles before it starts, so nothing is outstanding here anyway.
+        return 0;
+    }
     // Take the list out first: nothing below may re-enter OUTSTANDING while it is borrowed.
     let list = OUTSTANDING.with(|o| std::mem::take(&mut *o.borrow_mut()));
     if list.is_empty() {
@@ -143,10 +148,9 @@ struct Generated {
 /// receiving progress. Must be called on a JS thread that has an isolate entered.
 fn generate(out: &mut dyn SnapshotOutput) -> Result<(Generated, Reset), BridgeError> {
     let api = snapshot_api().ok_or(BridgeError::Unavailable)?;
-    if IN_SNAPSHOT.with(|f| f.replace(true)) {
+    if in_snapshot() {
         return Err(BridgeError::Busy);
     }
-    let reset = Reset;
     // SAFETY: GetCurrent only reads V8's thread-local "entered isolate"; null if none.
     let isolate = unsafe { (api.get_current)() };
     if isolate.is_null() {
@@ -154,6 +158,8 @@ fn generate(out: &mut dyn SnapshotOutput) -> Result<(Generated, Reset), BridgeEr
     }
     // No generation while one of ours serializes: wait, then free those snapshots.
     settle_background(true, false);
+    IN_SNAPSHOT.with(|f| f.set(true));
+    let reset = Reset;
     // SAFETY: `isolate` is the live isolate entered on this thread.
     let profiler = unsafe { (api.get_heap_profiler)(isolate) };
     if profiler.is_null() {
