@@ -5,7 +5,8 @@
 // estimate({ count: true }) in between, and phases with an inspector session and the sampling
 // heap profiler (those dumps serialize inline, by rule). Every file must be valid and hold
 // exactly the marker objects. HEAPSNAP_BG_STRESS_N sets the number of main-thread dumps
-// (default 50: about 2.5 min on a loaded 2-core machine; the 200 take ~10 min there); HEAPSNAP_TEST_NODE runs the child with another node.
+// (default 50: 2–5 min on this loaded 2-core machine; the 200 took ~6 min here).
+// HEAPSNAP_TEST_NODE runs the child with another node.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
