@@ -71,6 +71,9 @@ export declare function analyzeStats(path: string, options?: AnalyzeOptions | un
 /** Summary of one snapshot: per class count, shallow and retained size. */
 export declare function analyzeSummary(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
+/** This thread's snapshots still serializing in the background or awaiting their `Delete`. */
+export declare function backgroundOutstanding(): number
+
 export interface ClassDiff {
   name: string
   /** As in `ClassSummary`: classes are matched by name and location. */
@@ -221,6 +224,11 @@ export interface DumpOptions {
   maxSnapshots?: number
   /** Check that the dump fits in the memory left before V8 allocates it (default true). */
   memoryCheck?: boolean
+  /**
+   * `'background'`: serialize on a Rust thread once V8 has generated the snapshot (the
+   * JS layer decides when that is safe); `'inline'` (default here): on the JS thread.
+   */
+  serialize?: string
 }
 
 /**
@@ -450,6 +458,12 @@ export interface RetainersResult {
   /** One shortest path from the roots for each of the biggest instances (by retained size). */
   paths: Array<RetainerPath>
 }
+
+/**
+ * Waits for this thread's background serializations to end and frees their snapshots (the
+ * JS layer calls it before anything else uses V8's heap profiler). Returns how many it freed.
+ */
+export declare function settleBackground(): number
 
 /**
  * The JS listener's path (libuv delivered the signal and the event loop turned). If our raw

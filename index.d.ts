@@ -55,6 +55,15 @@ export interface SnapshotOptions {
    * `HEAPSNAP_MEMORY_CHECK=0` turns it off for the whole process.
    */
   memoryCheck?: boolean
+  /**
+   * Where V8 serializes the snapshot. `'background'` (default where safe): on a Rust thread
+   * once V8 has generated it, so the JS thread is blocked for generation alone and the
+   * promise still resolves when the file is durable. `'inline'`: on the JS thread. A dump
+   * serializes inline anyway while anything else may use V8's heap profiler (an inspector
+   * session, the inspector open, `monitor()`'s allocation sampling) or with
+   * `HEAPSNAP_SERIALIZE=inline`; `capabilities().serialize` says which and why.
+   */
+  serialize?: 'background' | 'inline'
 }
 
 export interface SnapshotResult {
@@ -67,7 +76,10 @@ export interface SnapshotResult {
   compression: 'gzip' | 'none'
   /** gzip level, or `null` without compression. */
   level: number | null
-  /** How long the JS thread was blocked (V8 generating and serializing the snapshot). */
+  /**
+   * How long the JS thread was blocked: V8 generating the snapshot (background
+   * serialization), or generating and serializing it (inline).
+   */
   stallMs: number
   /** From the call until the file was durable (fsynced and renamed into place). */
   totalMs: number
@@ -85,11 +97,14 @@ export interface SnapshotResult {
   predictedPeakBytes: number | null
   /** The dump's measured peak RSS growth, bytes (Linux; else `null`). */
   peakRssBytes: number | null
+  /** Where the snapshot was serialized (see `SnapshotOptions.serialize`). */
+  serialize: 'background' | 'inline'
 }
 
 /**
- * Takes a heap snapshot of this thread's isolate. V8 generates and serializes it on the JS
- * thread (that is the stall); compression and writing run on a Rust thread. Resolves when the
+ * Takes a heap snapshot of this thread's isolate. V8 generates it on the JS thread (that is
+ * the stall); serialization (by default, see `SnapshotOptions.serialize`), compression and
+ * writing run on Rust threads. Resolves when the
  * file is durable under its final name: written to `<file>.<pid>-<random>.tmp` (mode 0600),
  * fsynced, renamed, directory fsynced.
  *
@@ -264,6 +279,8 @@ export interface Capabilities {
   arch: string
   /** The tightest memory limit now, or `null` where none is known (not Linux). */
   memory: { availableBytes: number; limitSource: LimitSource } | null
+  /** Where a dump started now would serialize its snapshot, and why (see `SnapshotOptions.serialize`). */
+  serialize: { mode: 'background' | 'inline'; reason: string }
 }
 
 /** Which engine is active, what the V8 bridge found, and the Node/V8 versions. */
@@ -305,6 +322,11 @@ export interface SignalHandlerOptions extends TriggerDumpOptions {
    * thread that has loaded this module dumps its own heap too (one file per thread).
    */
   workers?: boolean
+  /**
+   * Where the snapshot is serialized (see `SnapshotOptions.serialize`). Applies to the dumps
+   * JavaScript runs; a dump served while JavaScript is stuck (an interrupt) serializes inline.
+   */
+  serialize?: 'background' | 'inline'
 }
 
 /**

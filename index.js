@@ -21,6 +21,7 @@ const { createHandler, listen } = require('./lib/http')
 snapshots.registerEnvironment()
 // 2. process exit waits (at most 60 s) for snapshot files still being written;
 snapshots.waitForWritesAtExit()
+require('./lib/serialize').installGuards()
 // 3. like heapdump, SIGUSR2 writes a snapshot (main thread, not on Windows; see
 //    NODE_HEAPDUMP_OPTIONS=nosignal and HEAPSNAP_SIGNAL).
 signals.armDefaultSignal()

@@ -22,8 +22,17 @@ const isUser = (url) => url !== '' && !url.startsWith('node:') && !isOwn(url)
 /** Starts sampling; resolves to `stop()`, which resolves to the sites, biggest first. */
 async function startSampling() {
   const { Session } = require('node:inspector')
+  const { samplingActive } = require('./serialize')
   const session = new Session()
   session.connect()
+  // Dumps taken while this session samples serialize inline (see lib/serialize.js).
+  samplingActive(true)
+  let active = true
+  const done = () => {
+    if (active) samplingActive(false)
+    active = false
+    session.disconnect()
+  }
   const post = (method, params) =>
     new Promise((resolve, reject) =>
       session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))),
@@ -32,7 +41,7 @@ async function startSampling() {
     await post('HeapProfiler.enable')
     await post('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL })
   } catch (e) {
-    session.disconnect()
+    done()
     throw e
   }
   return async function stop() {
@@ -40,7 +49,7 @@ async function startSampling() {
       const { profile } = await post('HeapProfiler.stopSampling')
       return sites(profile)
     } finally {
-      session.disconnect()
+      done()
     }
   }
 }

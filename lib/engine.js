@@ -47,6 +47,8 @@ function capabilities() {
     napi: process.versions.napi,
     platform: process.platform,
     arch: process.arch,
+    // Where a dump started now would serialize, and why (lib/serialize.js).
+    serialize: require('./serialize').serializeMode(undefined),
     // The tightest memory limit now (every dump checks it; see estimate()).
     memory: binding.memoryHeadroom() ?? null,
   }

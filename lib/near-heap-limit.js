@@ -8,7 +8,11 @@ const { reason, nativeNearHeapLimit } = require('./engine')
 const { codedError, integer } = require('./errors')
 const { SNAPSHOT_OPTION_KEYS, triggerOptions } = require('./snapshot')
 
-const NEAR_LIMIT_OPTION_KEYS = [...SNAPSHOT_OPTION_KEYS.filter((k) => k !== 'path'), 'maxSnapshots', 'quiet']
+const NEAR_LIMIT_OPTION_KEYS = [
+  ...SNAPSHOT_OPTION_KEYS.filter((k) => k !== 'path' && k !== 'serialize'),
+  'maxSnapshots',
+  'quiet',
+]
 
 /**
  * Writes a snapshot (synchronously, durable before V8 continues) when the heap nears its limit.

@@ -13,9 +13,10 @@ const { threadId, isMainThread } = require('node:worker_threads')
 const binding = require('./binding')
 const { engine } = require('./engine')
 const { codedError, fsError, optionsObject, pathString, integer, boolean, oneOf, checkDirectory } = require('./errors')
+const { serializeMode } = require('./serialize')
 const { version } = require('../package.json')
 
-const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress', 'memoryCheck']
+const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress', 'memoryCheck', 'serialize']
 /** snapshot()'s own options: the shared ones, and `stream` (lib/stream.js). */
 const SNAPSHOT_CALL_KEYS = [...SNAPSHOT_OPTION_KEYS, 'stream']
 /** How long process exit waits for files still being written. */
@@ -51,10 +52,12 @@ function waitForWritesAtExit() {
 
 /**
  * Validates the options shared by snapshot() and the triggers (`path`, `dir`, `compress`,
- * `level`, `sidecar`, `progress`); returns the native dump options.
+ * `level`, `sidecar`, `progress`, `memoryCheck`, `serialize`); returns the native dump options.
+ * `serialize` stays what the caller asked for: each dump decides where it serializes when it
+ * runs (lib/serialize.js).
  */
 function dumpOptions(options) {
-  const { path: file, dir, compress, level, sidecar, progress, memoryCheck } = options
+  const { path: file, dir, compress, level, sidecar, progress, memoryCheck, serialize } = options
   if (file !== undefined && dir !== undefined) {
     throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', 'heapsnap: give options.path or options.dir, not both')
   }
@@ -62,6 +65,7 @@ function dumpOptions(options) {
   if (dir !== undefined) pathString(dir, 'options.dir')
   oneOf(compress, 'options.compress', ['gzip', 'none'])
   integer(level, 'options.level', { min: binding.GZIP_LEVEL_MIN, max: binding.GZIP_LEVEL_MAX })
+  oneOf(serialize, 'options.serialize', ['background', 'inline'])
   // An exact path names its own format: '.gz' is gzip, anything else plain JSON, unless
   // `compress` says otherwise. Generated names are gzip unless compress is 'none'.
   const gzip = compress !== undefined ? compress === 'gzip' : file !== undefined ? file.endsWith('.gz') : true
@@ -74,6 +78,7 @@ function dumpOptions(options) {
     sidecar: boolean(sidecar, 'options.sidecar', true),
     progress: boolean(progress, 'options.progress', false),
     memoryCheck: boolean(memoryCheck, 'options.memoryCheck', true),
+    serialize,
   }
 }
 
@@ -91,6 +96,7 @@ function triggerOptions(options, keys, where) {
     sidecar: options.sidecar,
     progress: options.progress,
     memoryCheck: options.memoryCheck,
+    serialize: options.serialize,
   })
   checkDirectory(opts.dir)
   return { ...opts, quiet: boolean(options.quiet, 'options.quiet', false) }
@@ -151,7 +157,7 @@ function publicResult(ok, trigger) {
 function takeSync(opts) {
   let res
   try {
-    res = binding.dumpSync(prepare(opts))
+    res = binding.dumpSync(prepare({ ...opts, serialize: 'inline' }))
   } catch (e) {
     return { error: e }
   }
@@ -228,18 +234,20 @@ let pending = 0
  * @param {object} [extra] more sidecar fields
  */
 function enqueue(opts, trigger, extra) {
-  return serialized(async () =>
-    publicResult(
-      await takeAsync({
-        quiet: true, // the caller gets the result; triggers pass quiet: false for the report line
-        ...opts,
-        trigger,
-        extra: extra ? JSON.stringify(extra) : undefined,
-        figures: opts.sidecar ? figures() : undefined,
-      }),
+  return serialized(async () => {
+    // Decided now, when the dump runs: background only while nothing else may use the heap
+    // profiler (lib/serialize.js).
+    const { mode } = serializeMode(opts.serialize)
+    const ok = await takeAsync({
+      quiet: true, // the caller gets the result; triggers pass quiet: false for the report line
+      ...opts,
+      serialize: mode,
       trigger,
-    ),
-  )
+      extra: extra ? JSON.stringify(extra) : undefined,
+      figures: opts.sidecar ? figures() : undefined,
+    })
+    return { ...publicResult(ok, trigger), serialize: mode }
+  })
 }
 
 /** Runs `job` (sync or async) after everything queued before it on this isolate. */

@@ -3,7 +3,7 @@
 //! the file" sequence; the exports only differ in how they wait for the file.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use napi::bindgen_prelude::*;
@@ -37,6 +37,9 @@ pub(crate) struct DumpRequest {
     pub(crate) raw_file: Option<PathBuf>,
     /// How long the caller was already blocked (the JS engine's `v8.writeHeapSnapshot`).
     pub(crate) stall_ms: f64,
+    /// Serialize on a Rust thread (native engine, `Wait::Notify` only): the JS thread is
+    /// blocked for generation alone.
+    pub(crate) background: bool,
 }
 
 /// The dump plan of validated options (triggers and API calls alike).
@@ -92,6 +95,16 @@ fn request_of(o: &DumpOptions) -> Result<DumpRequest> {
         figures: json_object(&o.figures, "figures")?,
         raw_file: o.raw_file.as_ref().map(PathBuf::from),
         stall_ms: o.stall_ms.unwrap_or(0.0).max(0.0),
+        background: match o.serialize.as_deref() {
+            None | Some("inline") => false,
+            Some("background") => true,
+            Some(_) => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "serialize must be 'background' or 'inline'",
+                ))
+            }
+        },
     })
 }
 
@@ -200,15 +213,18 @@ impl PeakWatch {
     }
 }
 
-/// Adapts the writer to what the V8 bridge feeds.
-struct Feed<'a> {
-    sink: &'a mut Sink,
-    progress: Option<&'a Progress>,
+/// Adapts the writer to what the V8 bridge feeds. Owns the sink, so that a background
+/// serialization can take it to its thread.
+struct Feed {
+    sink: Sink,
+    progress: Option<Progress>,
     guard: Option<Guard>,
     peak: PeakWatch,
     /// `HEAPSNAP_DEBUG_MEMORY=1`: one stderr line per progress report with the RSS growth
     /// (how bench/MEMORY.md's timeline was measured).
     trace: Option<u64>,
+    /// When generation ended (the JS thread is free from here on in a background dump).
+    generated_at: Option<Instant>,
 }
 
 /// `HEAPSNAP_DEBUG_MEMORY=1`: trace RSS at every progress report of every dump.
@@ -216,7 +232,7 @@ fn memory_trace() -> bool {
     std::env::var_os("HEAPSNAP_DEBUG_MEMORY").is_some_and(|v| v == "1")
 }
 
-impl v8::SnapshotOutput for Feed<'_> {
+impl v8::SnapshotOutput for Feed {
     fn wants_progress(&self) -> bool {
         self.progress.is_some() || self.guard.is_some() || self.trace.is_some()
     }
@@ -226,7 +242,7 @@ impl v8::SnapshotOutput for Feed<'_> {
             let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
             eprintln!("heapsnap-trace: progress {done} {total} {}", grown >> 20);
         }
-        if let (Some(p), true) = (self.progress, total > 0) {
+        if let (Some(p), true) = (self.progress.as_ref(), total > 0) {
             p.tick(|| {
                 format!(
                     "heapsnap: generating {}%",
@@ -243,6 +259,7 @@ impl v8::SnapshotOutput for Feed<'_> {
     }
 
     fn generated(&mut self, nodes: Option<u64>) {
+        self.generated_at = Some(Instant::now());
         self.peak.sample();
         if let Some(before) = self.trace {
             let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
@@ -395,7 +412,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             eprintln!("{}", dump::report_line(r));
         }
     };
-    let fail = |r: std::result::Result<Outcome, SnapError>, wait: Wait| {
+    let fail = move |r: std::result::Result<Outcome, SnapError>, wait: Wait| {
         report(&r);
         match wait {
             Wait::Block => Some(r),
@@ -440,8 +457,13 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
         drop(pending); // the writer thread calls `notify`
         None
     };
+    let req_stall_ms = req.stall_ms;
+    let background = req.background;
     match req.raw_file {
         None => {
+            // A dump waits for this thread's background serialization and frees its snapshot
+            // first: the memory check must not run while another snapshot is alive.
+            v8::settle_background(true, false);
             let heap_used = v8::heap_statistics().map(|h| h.used_heap_size);
             let rss_before = memory::rss_bytes().unwrap_or(0);
             let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
@@ -452,55 +474,104 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     return fail(Err(SnapError::no_headroom(&path, r)), wait);
                 }
             };
-            let mut feed = Feed {
-                sink: &mut sink,
-                progress: progress.as_ref(),
+            let feed = Feed {
+                sink,
+                progress,
                 guard,
                 peak: PeakWatch {
                     max_rss: rss_before,
                     chunks: 0,
                 },
                 trace: memory_trace().then_some(rss_before),
+                generated_at: None,
             };
-            let taken = v8::take_snapshot(&mut feed);
-            let guard = feed.guard.take();
-            let mut peak_rss = feed.peak.max_rss;
-            if let Some(hwm) = memory::peak_rss_bytes().filter(|&h| h > hwm_before) {
-                peak_rss = peak_rss.max(hwm);
-            }
-            let report = match taken {
-                Ok(r) => r,
-                Err(e) => {
-                    sink.abort();
-                    std::thread::spawn(os::malloc_trim);
-                    let err = match guard.and_then(|g| g.refused) {
-                        Some(r) => SnapError::no_headroom(&path, r),
-                        None => SnapError::other(
-                            "ERR_HEAPSNAP_FAILED",
-                            "snapshot",
-                            &path,
-                            format!("{e}, '{}'", path.display()),
-                        ),
-                    };
-                    return fail(Err(err), wait);
+            // What happens once serialization has ended, on whichever thread ran it. Touches
+            // no V8 state: in a background dump V8's isolate may be going away meanwhile.
+            let conclude = move |feed: Feed,
+                                 taken: std::result::Result<v8::TakeReport, v8::BridgeError>,
+                                 wait: Wait|
+                  -> Option<std::result::Result<Outcome, SnapError>> {
+                let Feed {
+                    mut sink,
+                    guard,
+                    peak,
+                    generated_at,
+                    ..
+                } = feed;
+                let mut peak_rss = peak.max_rss;
+                if let Some(hwm) = memory::peak_rss_bytes().filter(|&h| h > hwm_before) {
+                    peak_rss = peak_rss.max(hwm);
                 }
+                let taken = match taken {
+                    Ok(r) if background && !r.complete && !sink.failed() => {
+                        Err(v8::BridgeError::Cancelled)
+                    }
+                    other => other,
+                };
+                let report = match taken {
+                    Ok(r) => r,
+                    Err(e) => {
+                        sink.abort();
+                        std::thread::spawn(os::malloc_trim);
+                        let err = match guard.and_then(|g| g.refused) {
+                            Some(r) => SnapError::no_headroom(&path, r),
+                            None => SnapError::other(
+                                "ERR_HEAPSNAP_FAILED",
+                                "snapshot",
+                                &path,
+                                format!("{e}, '{}'", path.display()),
+                            ),
+                        };
+                        return fail(Err(err), wait);
+                    }
+                };
+                let hist = history();
+                let stats = DumpStats {
+                    generate_ms: Some(report.generate_ms),
+                    serialize_ms: Some(report.serialize_ms),
+                    object_count: report.node_count,
+                    predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
+                        report.node_count.map(|n| {
+                            memory::predict(n, heap_used.unwrap_or(0), hist.map(|h| h.per_object))
+                        })
+                    }),
+                    peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
+                };
+                after_dump(&stats, heap_used, rss_before);
+                sink.set_stats(stats);
+                // Inline: the JS thread was blocked until now. Background: until generation
+                // ended.
+                let stall_end = match (&wait, background) {
+                    (Wait::Notify(_), true) => generated_at.unwrap_or_else(Instant::now),
+                    _ => Instant::now(),
+                };
+                let stall = req_stall_ms + stall_end.duration_since(t0).as_secs_f64() * 1000.0;
+                finish(sink, stall, wait)
             };
-            let hist = history();
-            let stats = DumpStats {
-                generate_ms: Some(report.generate_ms),
-                serialize_ms: Some(report.serialize_ms),
-                object_count: report.node_count,
-                predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
-                    report.node_count.map(|n| {
-                        memory::predict(n, heap_used.unwrap_or(0), hist.map(|h| h.per_object))
-                    })
-                }),
-                peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
-            };
-            after_dump(&stats, heap_used, rss_before);
-            sink.set_stats(stats);
-            let stall = req.stall_ms + ms_since_start();
-            finish(sink, stall, wait)
+            match wait {
+                Wait::Notify(notify) if background => {
+                    // The JS thread returns right after generation; `conclude` runs on the
+                    // serializer thread (or here, when generation failed).
+                    let slot = Arc::new(Mutex::new(Some((conclude, notify))));
+                    let thread_slot = slot.clone();
+                    let taken = v8::take_snapshot_background(feed, move |feed, taken| {
+                        if let Some((conclude, notify)) = lock(&thread_slot).take() {
+                            conclude(feed, taken, Wait::Notify(notify));
+                        }
+                    });
+                    if let Err((feed, e)) = taken {
+                        if let Some((conclude, notify)) = lock(&slot).take() {
+                            conclude(feed, Err(e), Wait::Notify(notify));
+                        }
+                    }
+                    None
+                }
+                wait => {
+                    let mut feed = feed;
+                    let taken = v8::take_snapshot(&mut feed);
+                    conclude(feed, taken, wait)
+                }
+            }
         }
         Some(raw) => match wait {
             Wait::Block => {
@@ -549,10 +620,34 @@ pub fn dump<'env>(env: &'env Env, options: DumpOptions) -> Result<Object<'env>> 
     run(
         req,
         Wait::Notify(Box::new(move |result| {
-            deferred.resolve(Box::new(move |_env| Ok(NativeResult::from(result))));
+            deferred.resolve(Box::new(move |_env| {
+                // On the JS thread: a background dump's snapshot is freed here, once its
+                // serialization has ended (nothing else waits on it).
+                if v8::settle_background(false, false) > 0 {
+                    std::thread::spawn(os::malloc_trim);
+                }
+                Ok(NativeResult::from(result))
+            }));
         })),
     );
     Ok(promise)
+}
+
+/// Waits for this thread's background serializations to end and frees their snapshots (the
+/// JS layer calls it before anything else uses V8's heap profiler). Returns how many it freed.
+#[napi]
+pub fn settle_background() -> u32 {
+    let n = v8::settle_background(true, false);
+    if n > 0 {
+        std::thread::spawn(os::malloc_trim);
+    }
+    n as u32
+}
+
+/// This thread's snapshots still serializing in the background or awaiting their `Delete`.
+#[napi]
+pub fn background_outstanding() -> u32 {
+    v8::background_outstanding() as u32
 }
 
 /// Where a dump with these options goes, the JS engine's raw file beside it, and whether the

@@ -72,6 +72,9 @@ pub fn register_environment(env: Env, info: String) -> Result<bool> {
     env.add_env_cleanup_hook(slot, |slot| {
         // The environment is going away: no interrupt may target it from now on.
         *lock(&slot.env) = None;
+        // Stop this thread's background serializations and free their snapshots while V8's
+        // isolate still exists (a worker terminated mid-serialization leaves no file).
+        v8::settle_background(true, true);
         lock(&SLOTS).retain(|s| !Arc::ptr_eq(s, &slot));
         CURRENT.with(|c| c.borrow_mut().take());
         v8::near_heap_limit_remove();

@@ -48,6 +48,9 @@ pub struct DumpOptions {
     pub max_snapshots: Option<u32>,
     /// Check that the dump fits in the memory left before V8 allocates it (default true).
     pub memory_check: Option<bool>,
+    /// `'background'`: serialize on a Rust thread once V8 has generated the snapshot (the
+    /// JS layer decides when that is safe); `'inline'` (default here): on the JS thread.
+    pub serialize: Option<String>,
 }
 
 /// Where a dump goes.

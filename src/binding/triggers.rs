@@ -37,6 +37,8 @@ fn trigger_dump(plan: &DumpPlan, trigger: &str, extra: Map<String, Value>, wait:
         figures: None,
         raw_file: None,
         stall_ms: 0.0,
+        // Dumps without JavaScript (JS may be stuck or near its heap limit): inline.
+        background: false,
     };
     run(
         req,

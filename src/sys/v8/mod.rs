@@ -35,7 +35,9 @@ pub use near_limit::{
     near_heap_limit_install, near_heap_limit_installed, near_heap_limit_remove,
     restore_initial_heap_limit, NearLimitDecision, NearLimitHandler,
 };
-pub use snapshot::{in_snapshot, take_snapshot};
+pub use snapshot::{
+    background_outstanding, in_snapshot, settle_background, take_snapshot, take_snapshot_background,
+};
 pub use symbols::{capabilities, Capabilities, SymbolStatus};
 
 /// What receives the snapshot while it is generated and serialized.
@@ -80,6 +82,8 @@ pub enum BridgeError {
     /// A snapshot is already being taken on this thread (a re-entrant request, e.g. from a
     /// near-heap-limit callback run by the snapshot's own garbage collections).
     Busy,
+    /// A background serialization was stopped before its end (the environment went away).
+    Cancelled,
 }
 
 impl std::fmt::Display for BridgeError {
@@ -90,6 +94,9 @@ impl std::fmt::Display for BridgeError {
             BridgeError::GenerationFailed => "V8 returned no heap snapshot",
             BridgeError::Panicked => "the snapshot callback panicked",
             BridgeError::Busy => "a snapshot is already being taken on this thread",
+            BridgeError::Cancelled => {
+                "the snapshot's serialization was cancelled (its thread is ending)"
+            }
         })
     }
 }

@@ -19,7 +19,7 @@ type TakeOptionsFn = unsafe extern "C" fn(
 ) -> *const c_void;
 type SerializeFn =
     unsafe extern "C" fn(snapshot: *const c_void, stream: *mut c_void, format: c_int);
-type DeleteFn = unsafe extern "C" fn(snapshot: *const c_void);
+pub(super) type DeleteFn = unsafe extern "C" fn(snapshot: *const c_void);
 type NodesCountFn = unsafe extern "C" fn(snapshot: *const c_void) -> c_int;
 
 /// `v8::HeapProfiler::HeapSnapshotOptions`: 24 bytes on V8 11 (Node 20), 32 on V8 12+; fields
