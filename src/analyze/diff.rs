@@ -85,7 +85,7 @@ impl DiffSide {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DiffRow {
+pub struct ClassDiff {
     pub name: String,
     pub location: Option<Location>,
     pub new_count: u64,
@@ -97,7 +97,7 @@ pub struct DiffRow {
 }
 
 /// The Comparison rows for classes with anything new or deleted, biggest size delta first.
-pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<DiffRow> {
+pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<ClassDiff> {
     let empty = DiffClass::default();
     let mut keys: Vec<&String> = base.classes.keys().chain(target.classes.keys()).collect();
     keys.sort_unstable();
@@ -112,10 +112,10 @@ pub fn compare(base: &DiffSide, target: &DiffSide) -> Vec<DiffRow> {
         } else {
             a
         };
-        let mut row = DiffRow {
+        let mut row = ClassDiff {
             name: named.name.clone(),
             location: named.location,
-            ..DiffRow::default()
+            ..ClassDiff::default()
         };
         let (a, b) = (&a.ids, &b.ids);
         let (mut i, mut j) = (0, 0);

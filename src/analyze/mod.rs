@@ -30,7 +30,7 @@ use crate::core::error::SnapError;
 use bar::Bar;
 use devtools::Classes;
 use graph::{Graph, LoadOptions, Reverse};
-use summary::ClassRow;
+use summary::ClassSummary;
 
 /// Choices common to the analyses.
 #[derive(Clone, Copy, Debug)]
@@ -87,7 +87,7 @@ fn ms(since: Instant) -> f64 {
 pub struct SummaryReport {
     pub file: SnapshotFileInfo,
     /// All classes, biggest retained size first (callers cut to their `top`).
-    pub classes: Vec<ClassRow>,
+    pub classes: Vec<ClassSummary>,
     pub timings: Timings,
 }
 
@@ -141,13 +141,13 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
 pub struct DiffReport {
     pub base: SnapshotFileInfo,
     pub target: SnapshotFileInfo,
-    pub classes: Vec<diff::DiffRow>,
+    pub classes: Vec<diff::ClassDiff>,
     /// Share of the JS object ids in both files whose class agrees (see `diff::same_process_score`).
     pub same_process_score: f64,
     pub same_process: bool,
     /// The Summary of the objects allocated between the two snapshots (ids above the base's
     /// largest JS object id), when they come from the same process.
-    pub allocated_between: Option<Vec<ClassRow>>,
+    pub allocated_between: Option<Vec<ClassSummary>>,
     pub base_max_js_id: u32,
 }
 
@@ -197,7 +197,7 @@ pub fn retainers(
     max_depth: usize,
     opts: &Options,
     bar: &Bar,
-) -> Result<(SnapshotFileInfo, retainers::Report), SnapError> {
+) -> Result<(SnapshotFileInfo, retainers::RetainersReport), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
     let cls = classes_of(&mut g, opts);

@@ -74,7 +74,7 @@ pub struct Step {
 }
 
 #[derive(Clone, Debug)]
-pub struct InstancePath {
+pub struct RetainerPath {
     pub object: RetainerNode,
     /// From the first object below the root down to the object itself. Empty when the object
     /// is unreachable (only weakly held, or garbage the snapshot still listed).
@@ -83,12 +83,12 @@ pub struct InstancePath {
     pub index: usize,
 }
 
-pub struct Report {
+pub struct RetainersReport {
     pub class_name: String,
     pub count: u64,
     pub shallow_size: u64,
     pub retained_size: u64,
-    pub paths: Vec<InstancePath>,
+    pub paths: Vec<RetainerPath>,
 }
 
 pub fn retainer_node(
@@ -140,7 +140,7 @@ pub fn report(
     class_name: &str,
     paths: usize,
     max_depth: usize,
-) -> Report {
+) -> RetainersReport {
     report_with(
         g,
         rev,
@@ -164,7 +164,7 @@ fn report_with(
     class_name: &str,
     paths: usize,
     max_depth: usize,
-) -> Report {
+) -> RetainersReport {
     // Which classes carry this name (several when DevTools keys objects by location).
     let key_matches: Vec<bool> = cls.info.iter().map(|c| c.name == class_name).collect();
     let mut is_member = vec![false; g.node_count()];
@@ -220,14 +220,14 @@ fn report_with(
             if dist[obj] == UNREACHED {
                 steps.clear();
             }
-            InstancePath {
+            RetainerPath {
                 object,
                 path: steps,
                 index: obj,
             }
         })
         .collect();
-    Report {
+    RetainersReport {
         class_name: class_name.to_string(),
         count,
         shallow_size,
@@ -238,7 +238,7 @@ fn report_with(
 
 /// An instance of a top class, with what it retains: its biggest dominator-tree children.
 pub struct TopInstance {
-    pub path: InstancePath,
+    pub path: RetainerPath,
     pub children: Vec<RetainerNode>,
 }
 

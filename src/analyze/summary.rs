@@ -11,7 +11,7 @@ use super::graph::Graph;
 const NONE: u32 = u32::MAX;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClassRow {
+pub struct ClassSummary {
     pub name: String,
     /// Where the class's constructor is, for classes DevTools keys by location.
     pub location: Option<Location>,
@@ -22,7 +22,7 @@ pub struct ClassRow {
     pub distance: Option<i64>,
 }
 
-impl ClassRow {
+impl ClassSummary {
     /// DevTools' class key (see `ClassInfo::key`).
     pub fn key(&self) -> String {
         super::devtools::ClassInfo {
@@ -44,11 +44,11 @@ pub fn classes(
     dom: &Dominators,
     cls: &Classes,
     keep: impl Fn(usize) -> bool,
-) -> Vec<ClassRow> {
+) -> Vec<ClassSummary> {
     let n = g.node_count();
     // Rows in the order DevTools creates its aggregates: by each class's first counted node.
     let mut row_of = vec![NONE; cls.info.len()];
-    let mut rows: Vec<ClassRow> = Vec::new();
+    let mut rows: Vec<ClassSummary> = Vec::new();
     for i in 0..n {
         if !g.counted(i) || !keep(i) {
             continue;
@@ -58,7 +58,7 @@ pub fn classes(
         if row_of[c] == NONE {
             row_of[c] = rows.len() as u32;
             let info = &cls.info[c];
-            rows.push(ClassRow {
+            rows.push(ClassSummary {
                 name: info.name.clone(),
                 location: info.location,
                 count: 0,
@@ -92,7 +92,7 @@ pub fn classes(
         }
         stack.extend(kids.iter().map(|&k| (k, false)));
     }
-    let mut rows = dedupe_keys(rows, ClassRow::key);
+    let mut rows = dedupe_keys(rows, ClassSummary::key);
     sort_rows(&mut rows);
     rows
 }
@@ -115,7 +115,7 @@ pub fn dedupe_keys<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
         .collect()
 }
 
-pub fn sort_rows(rows: &mut [ClassRow]) {
+pub fn sort_rows(rows: &mut [ClassSummary]) {
     rows.sort_by(|a, b| {
         b.retained_size
             .cmp(&a.retained_size)

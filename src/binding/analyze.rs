@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::NativeError;
-use crate::analyze::{self, bar::Bar, retainers as ret, summary::ClassRow};
+use crate::analyze::{self, bar::Bar, retainers as ret};
 use crate::core::error::SnapError;
 
 /// Options shared by the analyses.
@@ -113,7 +113,7 @@ pub struct ClassSummary {
     pub retained_size: f64,
 }
 
-fn rows(classes: Vec<ClassRow>) -> Vec<ClassSummary> {
+fn rows(classes: Vec<analyze::summary::ClassSummary>) -> Vec<ClassSummary> {
     classes
         .into_iter()
         .map(|c| ClassSummary {
@@ -534,7 +534,7 @@ impl Task for AnalyzeTask {
     }
 }
 
-fn class_diff(d: analyze::diff::DiffRow) -> ClassDiff {
+fn class_diff(d: analyze::diff::ClassDiff) -> ClassDiff {
     ClassDiff {
         name: d.name,
         location: location(d.location),
@@ -547,7 +547,7 @@ fn class_diff(d: analyze::diff::DiffRow) -> ClassDiff {
     }
 }
 
-fn retainer_path(p: ret::InstancePath) -> RetainerPath {
+fn retainer_path(p: ret::RetainerPath) -> RetainerPath {
     RetainerPath {
         object: p.object.into(),
         path: p
