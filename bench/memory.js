@@ -23,7 +23,7 @@
 //   --render                 write bench/MEMORY.md from the results file and exit
 //   --no-render              do not rewrite bench/MEMORY.md after the runs
 
-const { spawn, spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -132,33 +132,7 @@ function parseArgs(argv) {
   return a
 }
 
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error}`)
-  return r.stdout
-}
-
-/** The node binary of `major`: installed like scripts/test-matrix.js does, same cache. */
-function nodeBinary(major) {
-  const pkg = `node-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`
-  const dir = path.join(REPO, '.cache', 'node-matrix', major)
-  const bin = path.join(dir, 'package', 'bin', 'node')
-  if (fs.existsSync(bin)) return bin
-  fs.mkdirSync(dir, { recursive: true })
-  const versions = JSON.parse(sh('npm', ['view', `${pkg}@${major}`, 'version', '--json']))
-  const list = (Array.isArray(versions) ? versions : [versions]).filter((x) => /^\d+\.\d+\.\d+$/.test(x))
-  list.sort((p, q) => {
-    const [x, y] = [p, q].map((s) => s.split('.').map(Number))
-    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]
-  })
-  const tgz = sh('npm', ['pack', `${pkg}@${list[list.length - 1]}`, '--silent'], { cwd: dir })
-    .trim()
-    .split('\n')
-    .pop()
-  sh('tar', ['xzf', tgz], { cwd: dir })
-  fs.rmSync(path.join(dir, tgz))
-  return bin
-}
+const { nodeBinary } = require('../scripts/node-binary')
 
 function readResults(file) {
   if (!fs.existsSync(file)) return []

@@ -132,16 +132,7 @@ function distance(d) {
 function printStats(r) {
   console.log(describeFile(r.file))
   const s = r.statistics
-  const rows = [
-    ['Code', s.code],
-    ['Strings', s.strings],
-    ['JS arrays', s.jsArrays],
-    ['Typed arrays', s.typedArrays],
-    ['System objects', s.system],
-    ['Other JS objects', s.v8Heap - s.code - s.strings - s.jsArrays - s.system],
-    ['Other non-JS objects', s.native - s.typedArrays],
-    ['Total', s.total],
-  ]
+  const rows = [...heapsnap.statisticsParts(s), ['Total', s.total]]
   console.log(
     '\n' +
       table(

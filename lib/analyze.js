@@ -150,5 +150,22 @@ async function dominatorTop(file, options) {
   return run(binding.analyzeDominatorTop(file, opts), 'dominatorTop')
 }
 
+/**
+ * DevTools' Statistics as the parts of the total it draws (label, bytes), without the total.
+ * The CLI's table and the HTML report's bar both use this.
+ * @param {{ code: number, strings: number, jsArrays: number, typedArrays: number, system: number, v8Heap: number, native: number }} s
+ */
+function statisticsParts(s) {
+  return [
+    ['Code', s.code],
+    ['Strings', s.strings],
+    ['JS arrays', s.jsArrays],
+    ['Typed arrays', s.typedArrays],
+    ['System objects', s.system],
+    ['Other JS objects', s.v8Heap - s.code - s.strings - s.jsArrays - s.system],
+    ['Other non-JS objects', s.native - s.typedArrays],
+  ]
+}
+
 // Rejections, not throws, for bad arguments: these are async functions.
-module.exports = { summary, diff, retainers, inflate, stats, leakRows, dominatorTop }
+module.exports = { summary, diff, retainers, inflate, stats, leakRows, dominatorTop, statisticsParts }

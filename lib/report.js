@@ -135,6 +135,7 @@ async function collect(file, opts) {
     classCount: sum.classes.length,
     sidecar: await readSidecar(file),
     statistics: st.statistics,
+    statisticsParts: analyze.statisticsParts(st.statistics),
     classes,
     instances,
     comparison,

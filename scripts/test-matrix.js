@@ -12,47 +12,14 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { nodeBinary, sh } = require('./node-binary')
+
 const root = path.resolve(__dirname, '..')
-const cache = path.join(root, '.cache', 'node-matrix')
 const majors = process.argv.slice(2).length ? process.argv.slice(2) : ['18', '20', '22', '24', '25', '26']
-const pkgName = `node-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
 if (process.platform !== 'linux') {
   console.error('test-matrix: the node-linux-* packages only exist for Linux')
   process.exit(1)
-}
-
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error}`)
-  return r.stdout
-}
-
-/** The newest published version of `major`, compared numerically (npm lists them as text). */
-function latest(major) {
-  const versions = JSON.parse(sh(npm, ['view', `${pkgName}@${major}`, 'version', '--json']))
-  const list = (Array.isArray(versions) ? versions : [versions]).filter((v) => /^\d+\.\d+\.\d+$/.test(v))
-  list.sort((a, b) => {
-    const [x, y] = [a, b].map((v) => v.split('.').map(Number))
-    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]
-  })
-  return list[list.length - 1]
-}
-
-function nodeBinary(major) {
-  const dir = path.join(cache, major)
-  const bin = path.join(dir, 'package', 'bin', 'node')
-  if (fs.existsSync(bin)) return bin
-  fs.mkdirSync(dir, { recursive: true })
-  const version = latest(major)
-  const tgz = sh(npm, ['pack', `${pkgName}@${version}`, '--silent'], { cwd: dir })
-    .trim()
-    .split('\n')
-    .pop()
-  sh('tar', ['xzf', tgz], { cwd: dir })
-  fs.rmSync(path.join(dir, tgz))
-  return bin
 }
 
 const addon = fs.readdirSync(root).find((f) => /^heapsnap-native\..+\.node$/.test(f))

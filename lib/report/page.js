@@ -118,15 +118,7 @@
       }
     }
     var s = data.statistics
-    var parts = [
-      ['Code', s.code],
-      ['Strings', s.strings],
-      ['JS arrays', s.jsArrays],
-      ['Typed arrays', s.typedArrays],
-      ['System objects', s.system],
-      ['Other JS objects', s.v8Heap - s.code - s.strings - s.jsArrays - s.system],
-      ['Other non-JS objects', s.native - s.typedArrays],
-    ]
+    var parts = data.statisticsParts
     var bar = el('div', { class: 'stats-bar', role: 'img', 'aria-label': 'Statistics: share of ' + bytes(s.total) })
     var legend = el('ul', { class: 'legend' })
     parts.forEach(function (p, i) {
