@@ -151,14 +151,8 @@ function monitor(options) {
   const allocationSites = boolean(options.allocationSites, 'options.allocationSites', true)
   const onVerdict = func(options.onVerdict, 'options.onVerdict')
   const onReport = func(options.onReport, 'options.onReport')
-  const dumpOpts = {
-    ...triggerOptions(
-      Object.fromEntries(SNAPSHOT_OPTION_KEYS.filter((k) => k !== 'path').map((k) => [k, options[k]])),
-      SNAPSHOT_OPTION_KEYS,
-      'monitor',
-    ),
-    quiet: true,
-  }
+  // The leak report's snapshots report through onReport, not on stderr.
+  const dumpOpts = { ...triggerOptions(options, MONITOR_OPTION_KEYS, 'monitor'), quiet: true }
 
   const samples = []
   const gcs = []

@@ -89,15 +89,10 @@ function dumpOptions(options) {
  */
 function triggerOptions(options, keys, where) {
   options = optionsObject(options, keys, where)
-  const opts = dumpOptions({
-    dir: options.dir,
-    compress: options.compress,
-    level: options.level,
-    sidecar: options.sidecar,
-    progress: options.progress,
-    memoryCheck: options.memoryCheck,
-    serialize: options.serialize,
-  })
+  // Every shared option but `path` (a trigger writes generated names in `dir`).
+  const opts = dumpOptions(
+    Object.fromEntries(SNAPSHOT_OPTION_KEYS.filter((k) => k !== 'path').map((k) => [k, options[k]])),
+  )
   checkDirectory(opts.dir)
   return { ...opts, quiet: boolean(options.quiet, 'options.quiet', false) }
 }
