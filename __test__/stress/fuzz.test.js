@@ -43,7 +43,7 @@ test('fuzzing the exports with generated arguments', () => {
     };
     (async () => {
       let calls = 0;
-      for (let i = 0; i < 3000; i++) {
+      for (let i = 0; i < 1000; i++) {
         const o = genOptions();
         try { await heapsnap.snapshot(o) } catch (e) { check('snapshot', e) }
         for (const [name, fn] of [['installSignalHandler', heapsnap.installSignalHandler], ['onNearHeapLimit', heapsnap.onNearHeapLimit], ['watch', heapsnap.watch]]) {
@@ -52,7 +52,7 @@ test('fuzzing the exports with generated arguments', () => {
         calls += 4;
       }
       heapsnap.removeSignalHandler(); heapsnap.offNearHeapLimit();
-      for (let i = 0; i < 2000; i++) {
+      for (let i = 0; i < 1000; i++) {
         const f = rnd() < 0.5 ? missing + '/' + i : pick([missing, 'a\\0b', '/does/not/exist', '']);
         try { heapsnap.writeSnapshot(f, pick([undefined, () => {}, 1])) } catch (e) { check('writeSnapshot', e) }
         try { heapsnap.capabilities(pick(values())) } catch (e) { check('capabilities', e) }
