@@ -18,6 +18,9 @@ use crate::core::dump::{self, DumpPlan};
 use crate::core::naming;
 use crate::sys::{signal, v8};
 
+/// The sidecar's `trigger` of a near-heap-limit dump.
+const NEAR_LIMIT_TRIGGER: &str = "near-heap-limit";
+
 static SIGNAL_PLAN: Mutex<Option<SignalPlan>> = Mutex::new(None);
 
 #[derive(Clone)]
@@ -39,6 +42,8 @@ fn trigger_dump(plan: &DumpPlan, trigger: &str, extra: Map<String, Value>, wait:
         stall_ms: 0.0,
         // Dumps without JavaScript (JS may be stuck or near its heap limit): inline.
         background: false,
+        // V8 calls the near-heap-limit hook from inside a GC: no second one from there.
+        may_collect: trigger != NEAR_LIMIT_TRIGGER,
     };
     run(
         req,
@@ -229,7 +234,7 @@ fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDe
     let mut extra = Map::new();
     extra.insert("currentHeapLimit".into(), (current as u64).into());
     extra.insert("initialHeapLimit".into(), (initial as u64).into());
-    trigger_dump(&st.plan, "near-heap-limit", extra, true);
+    trigger_dump(&st.plan, NEAR_LIMIT_TRIGGER, extra, true);
     st.taken.set(st.taken.get() + 1);
     v8::restore_initial_heap_limit(0.95);
     st.in_progress.set(false);

@@ -5,12 +5,13 @@ use std::ffi::c_void;
 
 use super::symbols::{
     symbols, GetCurrentFn, Wanted, GET_CURRENT, GET_HEAP_STATISTICS, HEAP_STATISTICS_CTOR,
-    UV_AVAILABLE_MEMORY, UV_CONSTRAINED_MEMORY, UV_FREE_MEMORY,
+    LOW_MEMORY_NOTIFICATION, UV_AVAILABLE_MEMORY, UV_CONSTRAINED_MEMORY, UV_FREE_MEMORY,
 };
 
 type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut c_void);
 type GetHeapStatisticsFn = unsafe extern "C" fn(isolate: *mut c_void, stats: *mut c_void);
 type UvMemoryFn = unsafe extern "C" fn() -> u64;
+type LowMemoryNotificationFn = unsafe extern "C" fn(isolate: *mut c_void);
 
 /// `v8::HeapStatistics`, the fields whose offsets are the same on Node 18–26.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,6 +63,29 @@ pub fn heap_statistics() -> Option<HeapStats> {
         number_of_native_contexts: buf[10],
         number_of_detached_contexts: buf[11],
     })
+}
+
+/// A full garbage collection of the current isolate (`Isolate::LowMemoryNotification`: V8
+/// collects until nothing more is freed, as its heap snapshot does first). `false` where the
+/// entry point is missing. Only on the isolate's thread, outside any GC callback.
+pub fn collect_garbage() -> bool {
+    let s = symbols();
+    let (Some(get_current), Some(notify)) = (s.get(&GET_CURRENT), s.get(&LOW_MEMORY_NOTIFICATION))
+    else {
+        return false;
+    };
+    // SAFETY: Isolate::GetCurrent() returns this thread's entered isolate (or null), and
+    // Isolate::LowMemoryNotification(this) takes only that isolate; the caller runs on the
+    // isolate's thread at a point where V8 allows a GC (an API call or an interrupt, never a
+    // GC callback such as the near-heap-limit one).
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current.addr)();
+        if isolate.is_null() {
+            return false;
+        }
+        std::mem::transmute::<usize, LowMemoryNotificationFn>(notify.addr)(isolate);
+    }
+    true
 }
 
 /// Memory the process may still use, as libuv sees it: `uv_get_available_memory` (cgroup-aware,

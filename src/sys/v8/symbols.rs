@@ -112,6 +112,10 @@ pub(super) const HEAP_STATISTICS_CTOR: Wanted = Wanted {
     purpose: "HeapStatistics::HeapStatistics",
     candidates: &["_ZN2v814HeapStatisticsC1Ev"],
 };
+pub(super) const LOW_MEMORY_NOTIFICATION: Wanted = Wanted {
+    purpose: "Isolate::LowMemoryNotification",
+    candidates: &["_ZN2v87Isolate21LowMemoryNotificationEv"],
+};
 pub(super) const UV_AVAILABLE_MEMORY: Wanted = Wanted {
     purpose: "uv_get_available_memory",
     candidates: &["uv_get_available_memory"],
@@ -142,6 +146,7 @@ pub(super) const ALL: &[&Wanted] = &[
     &GET_CURRENT_CONTEXT,
     &GET_HEAP_STATISTICS,
     &HEAP_STATISTICS_CTOR,
+    &LOW_MEMORY_NOTIFICATION,
     &UV_AVAILABLE_MEMORY,
     &UV_CONSTRAINED_MEMORY,
     &UV_FREE_MEMORY,
