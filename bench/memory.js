@@ -132,7 +132,7 @@ function parseArgs(argv) {
   return a
 }
 
-const { nodeBinary } = require('../scripts/node-binary')
+const { nodeBinary, sh } = require('../scripts/node-binary')
 
 function readResults(file) {
   if (!fs.existsSync(file)) return []
