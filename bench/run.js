@@ -24,7 +24,10 @@ const METHODS = [
   // Diagnostic, 50 MB heaps only by default: the module's own heap footprint matters there.
   { id: 'builtin-loaded', label: '`v8.writeHeapSnapshot`, heapsnap loaded (diagnostic)', maxMb: 50 },
   { id: 'heapsnap-none', label: "heapsnap `snapshot({ compress: 'none' })`" },
-  { id: 'heapsnap-gzip', label: "heapsnap `snapshot({ compress: 'gzip' })` (default level, 2; background serialization, the default)" },
+  {
+    id: 'heapsnap-gzip',
+    label: "heapsnap `snapshot({ compress: 'gzip' })` (default level, 2; background serialization, the default)",
+  },
   { id: 'heapsnap-inline', label: "heapsnap `snapshot({ compress: 'gzip', serialize: 'inline' })`" },
   { id: 'heapsnap-gzip6', label: "heapsnap `snapshot({ compress: 'gzip', level: 6 })`" },
   { id: 'heapsnap-write', label: 'heapsnap `writeSnapshot()` (heapdump API)' },
