@@ -30,6 +30,17 @@ function fsError(native, message) {
   return err
 }
 
+/**
+ * A trigger's dump the memory check refused: its message is already the whole stderr line
+ * ('heapsnap: not enough memory for a heap snapshot: …'). Prints it and returns true; any
+ * other error: false.
+ */
+function reportRefusal(err) {
+  if (err?.code !== 'ERR_HEAPSNAP_NO_HEADROOM') return false
+  process.stderr.write(`${err.message}\n`)
+  return true
+}
+
 const typeError = (message, code = 'ERR_INVALID_ARG_TYPE') => codedError(TypeError, code, `heapsnap: ${message}`)
 const valueError = (message) => codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `heapsnap: ${message}`)
 const rangeError = (message) => codedError(RangeError, 'ERR_OUT_OF_RANGE', `heapsnap: ${message}`)
@@ -124,6 +135,7 @@ function checkDirectory(dir) {
 module.exports = {
   codedError,
   fsError,
+  reportRefusal,
   typeError,
   valueError,
   rangeError,

@@ -9,7 +9,7 @@ const { isMainThread } = require('node:worker_threads')
 
 const binding = require('./binding')
 const { nativeSignals } = require('./engine')
-const { codedError, boolean } = require('./errors')
+const { codedError, boolean, reportRefusal } = require('./errors')
 const { SNAPSHOT_OPTION_KEYS, triggerOptions, enqueue, takeSync } = require('./snapshot')
 
 // Signals a dump may be bound to. The rest are refused: SIGKILL/SIGSTOP cannot be caught;
@@ -62,7 +62,7 @@ function jsSignalDump(opts) {
   // The native side prints the report line; a dump the memory check refused before V8 ran
   // (the JS engine cannot stop V8 halfway) is reported here.
   const refused = (e) => {
-    if (!opts.quiet && e?.code === 'ERR_HEAPSNAP_NO_HEADROOM') process.stderr.write(`${e.message}\n`)
+    if (!opts.quiet) reportRefusal(e)
   }
   if (opts.heapdumpNames) {
     // heapdump's naming is synchronous, like heapdump's own handler.

@@ -5,7 +5,7 @@
 
 const v8 = require('node:v8')
 
-const { optionsObject, positiveNumber, integer, func, typeError } = require('./errors')
+const { optionsObject, positiveNumber, integer, func, typeError, reportRefusal } = require('./errors')
 const { SNAPSHOT_OPTION_KEYS, triggerOptions, enqueue } = require('./snapshot')
 
 const WATCH_OPTION_KEYS = [
@@ -63,9 +63,7 @@ function watch(options) {
           (r) => onSnapshot?.(r),
           (err) => {
             if (onError) onError(err)
-            // A refusal is already a whole sentence ('heapsnap: not enough memory for …').
-            else if (err.code === 'ERR_HEAPSNAP_NO_HEADROOM') process.stderr.write(`${err.message}\n`)
-            else process.emitWarning(`heapsnap: threshold snapshot failed: ${err.message}`)
+            else if (!reportRefusal(err)) process.emitWarning(`heapsnap: threshold snapshot failed: ${err.message}`)
           },
         )
         .finally(() => {

@@ -192,9 +192,7 @@ impl Guard {
             }
         }
         // The live guard: the growth so far must leave the margin free.
-        let grown = memory::rss_bytes()
-            .unwrap_or(0)
-            .saturating_sub(self.rss_before);
+        let grown = memory::grown_since(self.rss_before);
         if grown.saturating_add(memory::margin(self.headroom.available)) > self.headroom.available {
             let predicted = self.predicted.unwrap_or(0);
             return self.refuse(predicted.max(grown));
@@ -243,7 +241,7 @@ impl v8::SnapshotOutput for Feed {
 
     fn progress(&mut self, done: u32, total: u32) -> bool {
         if let Some(before) = self.trace {
-            let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
+            let grown = memory::grown_since(before);
             eprintln!("heapsnap-trace: progress {done} {total} {}", grown >> 20);
         }
         if let (Some(p), true) = (self.progress.as_ref(), total > 0) {
@@ -266,7 +264,7 @@ impl v8::SnapshotOutput for Feed {
         self.generated_at = Some(Instant::now());
         self.peak.sample();
         if let Some(before) = self.trace {
-            let grown = memory::rss_bytes().unwrap_or(0).saturating_sub(before);
+            let grown = memory::grown_since(before);
             eprintln!(
                 "heapsnap-trace: generated {} {}",
                 nodes.unwrap_or(0),

@@ -52,6 +52,11 @@ pub fn rss_bytes() -> Option<u64> {
     None
 }
 
+/// How far RSS has grown above `before` (0 when it shrank or cannot be read).
+pub fn grown_since(before: u64) -> u64 {
+    rss_bytes().unwrap_or(0).saturating_sub(before)
+}
+
 /// The highest RSS this process has had (`VmHWM`), in bytes.
 #[cfg(target_os = "linux")]
 pub fn peak_rss_bytes() -> Option<u64> {
