@@ -161,6 +161,58 @@ test('inline while the library samples allocation sites, while an inspector sess
   assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')))
 })
 
+test('a session connected before the package loads: its HeapProfiler calls wait; heap-object tracking (its own or --track-heap-objects) makes dumps inline', () => {
+  const dir = tmpdir('bg-early-session')
+  // Connected by a preload script, before the test's code requires the package.
+  const preload = path.join(dir, 'early-session.js')
+  fs.writeFileSync(
+    preload,
+    "const s = new (require('node:inspector').Session)(); s.connect(); globalThis.earlySession = s;\n",
+  )
+  const out = runNodeOk(
+    `${markers(77)}
+    const s = globalThis.earlySession;
+    const post = (m, p = {}) => new Promise((ok, ko) => s.post(m, p, (e, r) => (e ? ko(e) : ok(r))));
+    const d = { dir: ${JSON.stringify(dir)}, compress: 'none' };
+    (async () => {
+      const res = { early: heapsnap.capabilities().serialize.mode };
+      // Its own snapshot while ours serializes in the background: the post waits for ours.
+      let chunks = '';
+      s.on('HeapProfiler.addHeapSnapshotChunk', (m) => (chunks += m.params.chunk));
+      const p = heapsnap.snapshot(d);
+      await new Promise((r) => setImmediate(r));
+      await post('HeapProfiler.takeHeapSnapshot');
+      res.first = (await p).serialize;
+      const theirs = JSON.parse(chunks);
+      res.theirs = theirs.strings.filter((x) => x === 'Marker').length;
+      await post('HeapProfiler.startTrackingHeapObjects');
+      res.tracking = [heapsnap.capabilities().serialize, (await heapsnap.snapshot(d)).serialize];
+      await post('HeapProfiler.stopTrackingHeapObjects');
+      res.stopped = (await heapsnap.snapshot(d)).serialize;
+      console.log(JSON.stringify(res));
+    })();
+  `,
+    { args: ['--require', preload] },
+  )
+  assert.equal(out.early, 'background', 'a session connected before load is not counted')
+  assert.equal(out.first, 'background')
+  assert.equal(out.theirs, 1, "the session's own snapshot is whole (one 'Marker' string)")
+  assert.deepEqual(out.tracking, [{ mode: 'inline', reason: 'heap-object tracking is on' }, 'inline'])
+  assert.equal(out.stopped, 'background')
+  const flagged = runNodeOk(
+    `${markers(5)}
+    heapsnap.snapshot({ dir: ${JSON.stringify(dir)}, compress: 'none' }).then((r) =>
+      console.log(JSON.stringify([heapsnap.capabilities().serialize.reason, r.serialize])));
+  `,
+    { args: ['--track-heap-objects'] },
+  )
+  assert.deepEqual(flagged, ['heap-object tracking is on', 'inline'])
+  const files = ls(dir).filter((n) => n.endsWith('.heapsnapshot'))
+  assert.equal(files.length, 4)
+  for (const f of files) assert.equal(countIn(path.join(dir, f), 'Marker'), f === files[3] ? 5 : 77)
+  assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')))
+})
+
 test('writeSnapshot stays synchronous and inline', () => {
   const dir = tmpdir('bg-write')
   const out = runNodeOk(`${markers(11)}

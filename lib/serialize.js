@@ -14,7 +14,14 @@
 // - this library samples allocation sites (monitor(): the sampling heap profiler);
 // - an in-process inspector session is connected (node:inspector Session.connect() or
 //   connectToMainThread(), counted from the time this package is loaded);
-// - the inspector is open (inspector.url(): a debugger may attach and use the heap profiler).
+// - the inspector is open (inspector.url(): a debugger may attach and use the heap profiler);
+// - heap-object tracking is on (V8's allocation tracker, which Serialize reads and every
+//   allocation changes): `--track-heap-objects`, or any session's
+//   HeapProfiler.startTrackingHeapObjects until its stopTrackingHeapObjects, including sessions
+//   connected before this package was loaded (the hooks are on Session.prototype).
+// Not seen: tracking a session started before this package was loaded (use serialize:
+// 'inline' or HEAPSNAP_SERIALIZE=inline there), and sessions of workers that never load this
+// package (connectToMainThread) posting HeapProfiler.* while a serialization runs.
 // And before anything else uses the heap profiler through Node's own API (v8.writeHeapSnapshot,
 // v8.getHeapSnapshot, a session connecting or posting HeapProfiler.*), the running background
 // serialization of this thread is waited for (binding.settleBackground()).
@@ -29,6 +36,13 @@ const { engine } = require('./engine')
 let sessions = 0
 /** This library's own sampling heap profiler runs (lib/allocation-sites.js). */
 let sampling = 0
+/** Sessions that started heap-object tracking and have not stopped it. */
+const tracking = new WeakSet()
+let trackingCount = 0
+/** V8's allocation tracker is on from the start. */
+const trackFlag = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) =>
+  /^--track[-_]heap[-_]objects$/.test(a),
+)
 
 /** Blocks until this thread's background serialization (if any) has ended. */
 function settle() {
@@ -50,6 +64,7 @@ function serializeMode(wanted) {
   if (process.env.HEAPSNAP_SERIALIZE === 'inline') return { mode: 'inline', reason: 'HEAPSNAP_SERIALIZE=inline' }
   if (wanted === 'inline') return { mode: 'inline', reason: "options.serialize is 'inline'" }
   if (sampling > 0) return { mode: 'inline', reason: 'the sampling heap profiler is running (allocation sites)' }
+  if (trackFlag || trackingCount > 0) return { mode: 'inline', reason: 'heap-object tracking is on' }
   if (sessions > 0) return { mode: 'inline', reason: 'an inspector session is connected' }
   if (inspector.url() !== undefined) return { mode: 'inline', reason: 'the inspector is open (a debugger may attach)' }
   return { mode: 'background', reason: 'nothing else uses the heap profiler' }
@@ -95,13 +110,29 @@ function hookSessions(proto) {
   hook(proto, 'connect', onConnect)
   hook(proto, 'connectToMainThread', onConnect)
   hook(proto, 'disconnect', function () {
+    // The session's HeapProfiler agent stops tracking when it goes.
+    if (tracking.has(this)) {
+      tracking.delete(this)
+      trackingCount--
+    }
     if (this[connected]) {
       this[connected] = false
       sessions--
     }
   })
   hook(proto, 'post', function (method) {
-    if (typeof method === 'string' && method.startsWith('HeapProfiler.')) settle()
+    if (typeof method !== 'string' || !method.startsWith('HeapProfiler.')) return
+    settle()
+    if (method === 'HeapProfiler.startTrackingHeapObjects' && !tracking.has(this)) {
+      tracking.add(this)
+      trackingCount++
+    } else if (
+      (method === 'HeapProfiler.stopTrackingHeapObjects' || method === 'HeapProfiler.disable') &&
+      tracking.has(this)
+    ) {
+      tracking.delete(this)
+      trackingCount--
+    }
   })
 }
 
