@@ -592,11 +592,12 @@ export interface StringsOptions extends AnalyzeOptions {
 
 /**
  * Duplicated strings (DevTools' "Duplicated strings" filter of the Summary view): heap strings
- * (`string` nodes) with identical text, grouped, with their count, total size and wasted bytes
- * (`totalSize` less the largest copy), most wasted first, each with the retainer path of its
- * copy nearest the roots. Concatenated and sliced strings are not counted: V8 writes no text for
- * them. V8 writes at most 1024 characters of a string (`--heap_snapshot_string_limit`), so texts
- * that agree in those characters are grouped together.
+ * with identical text, grouped, with their count, total size and wasted bytes (`totalSize` less
+ * the largest copy), most wasted first, each with the retainer path of its copy nearest the
+ * roots. As in DevTools, `string` nodes count by their text and concatenated strings by the text
+ * rebuilt from their parts (flattened ones are left out: their flat copy counts); sliced strings
+ * are left out. V8 writes at most 1024 characters of a string (`--heap_snapshot_string_limit`),
+ * so texts that agree in those characters are grouped together.
  */
 export function strings(file: string | URL, options?: StringsOptions): Promise<StringsResult>
 
