@@ -155,7 +155,7 @@ test('strings: the retainer path of the nearest copy ends at the holder the chil
   assert.ok(cons.path.some((s) => s.node.name === 'Map'))
 })
 
-test('strings: gzip gives the plain answer; top cuts the groups, not the totals', async () => {
+test('strings: gzip gives the plain answer; top cuts the groups, not the totals; maxDepth the path', async () => {
   const { file, gz } = snapshot()
   const plain = await heapsnap.strings(file)
   const z = await heapsnap.strings(gz)
@@ -164,6 +164,13 @@ test('strings: gzip gives the plain answer; top cuts the groups, not the totals'
   const top = await heapsnap.strings(gz, { top: 3 })
   assert.deepEqual(top.strings, plain.strings.slice(0, 3))
   assert.deepEqual([top.groupCount, top.wastedSize], [plain.groupCount, plain.wastedSize])
+  // maxDepth cuts the path after that many retainers (the full one is longer).
+  assert.ok(plain.strings[0].path.length > 3)
+  const cut = await heapsnap.strings(file, { top: 1, maxDepth: 1 })
+  assert.deepEqual(
+    cut.strings[0].path.map((s) => s.node.id),
+    plain.strings[0].path.slice(-2).map((s) => s.node.id),
+  )
 })
 
 test('strings: bad input gives coded errors', async () => {
