@@ -19,6 +19,7 @@ export interface AnalysisResult {
   leaks?: LeaksResult
   stats?: StatsResult
   dominatorTop?: DominatorTopResult
+  strings?: StringsResult
 }
 
 /** Comparison of two snapshots by object id. */
@@ -60,6 +61,11 @@ export interface AnalyzeOptions {
   children?: number
   /** inflate: replace an existing output file. */
   force?: boolean
+  /**
+   * strings: how many groups (most wasted bytes first) to return, each with a retainer
+   * path (default all). The other analyses apply `top` in JS.
+   */
+  top?: number
 }
 
 /** Retainer paths for the biggest instances of a class. */
@@ -67,6 +73,12 @@ export declare function analyzeRetainers(path: string, className: string, option
 
 /** DevTools' Statistics of one snapshot. */
 export declare function analyzeStats(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+
+/**
+ * Duplicated strings: heap strings with one text, most wasted bytes first, each with the
+ * retainer path of its copy nearest the roots.
+ */
+export declare function analyzeStrings(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
 /** Summary of one snapshot: per class count, shallow and retained size. */
 export declare function analyzeSummary(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
@@ -254,6 +266,32 @@ export declare function dumpSync(options: DumpOptions): NativeResult
 
 /** The model's cheap bound: what a dump of a heap of `heapUsed` bytes can need at most. */
 export declare function dumpWorstCase(heapUsed: number): number
+
+/**
+ * Heap strings with one text (DevTools' "Duplicated strings" filter; see
+ * `analyze::strings` for which nodes count).
+ */
+export interface DuplicatedString {
+  /**
+   * The first 80 characters of the text, as the snapshot has it (V8 writes at most
+   * `--heap_snapshot_string_limit`, 1024 by default, characters of a string).
+   */
+  value: string
+  /** The text's length in the snapshot (UTF-16 code units). */
+  length: number
+  /** Copies: heap strings with this text (at least 2). */
+  count: number
+  /** Self size of the largest copy (bytes). */
+  selfSize: number
+  /** Self sizes of all copies. */
+  totalSize: number
+  /** `totalSize − selfSize`: what keeping only the largest copy would free. */
+  wastedSize: number
+  /** The copy nearest the roots (smallest distance, then smallest id). */
+  object: RetainerNode
+  /** Its retainer path, as in `RetainerPath.path` (empty when it is unreachable). */
+  path: Array<PathStep>
+}
 
 /**
  * Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
@@ -507,6 +545,20 @@ export interface Statistics {
 export interface StatsResult {
   file: SnapshotFileInfo
   statistics: Statistics
+}
+
+export interface StringsResult {
+  file: SnapshotFileInfo
+  /** Texts held by more than one heap string (all of them, also when `strings` is cut). */
+  groupCount: number
+  /** Heap strings in those groups. */
+  stringCount: number
+  /** Their self sizes. */
+  totalSize: number
+  /** Sum of the groups' `wastedSize`. */
+  wastedSize: number
+  /** Most wasted bytes first (then total size, count, text); `options.top` of them. */
+  strings: Array<DuplicatedString>
 }
 
 export interface SummaryResult {

@@ -841,6 +841,7 @@ module.exports.analyzeInflate = nativeBinding.analyzeInflate
 module.exports.analyzeLeaks = nativeBinding.analyzeLeaks
 module.exports.analyzeRetainers = nativeBinding.analyzeRetainers
 module.exports.analyzeStats = nativeBinding.analyzeStats
+module.exports.analyzeStrings = nativeBinding.analyzeStrings
 module.exports.analyzeSummary = nativeBinding.analyzeSummary
 module.exports.backgroundOutstanding = nativeBinding.backgroundOutstanding
 module.exports.DEFAULT_GZIP_LEVEL = nativeBinding.DEFAULT_GZIP_LEVEL

@@ -504,7 +504,8 @@ export function leaks(
 ): Promise<LeakReport>
 
 // ---------------------------------------------------------------------------------------------
-// Analysis (also the `heapsnap` command): DevTools' Summary, Comparison and Retainers views for
+// Analysis (also the `heapsnap` command): DevTools' Summary, Comparison and Retainers views, its
+// Statistics and its Duplicated strings filter for
 // plain or gzip snapshots of any size. Computed in Rust off the JS thread; bad arguments reject
 // with TypeError/RangeError, unreadable or malformed files with an Error carrying `code`
 // (`ENOENT`, `ERR_HEAPSNAP_BAD_SNAPSHOT`, …), `path` and `syscall`.
@@ -517,12 +518,14 @@ import type {
   InflateResult,
   RetainersResult,
   StatsResult,
+  StringsResult,
   SummaryResult,
 } from './binding'
 export type {
   ClassLocation,
   ClassDiff,
   ClassSummary,
+  DuplicatedString,
   InflateResult,
   PathStep,
   RetainerNode,
@@ -531,6 +534,7 @@ export type {
   SnapshotFileInfo,
   Statistics,
   StatsResult,
+  StringsResult,
   SummaryResult,
   Timings,
 } from './binding'
@@ -578,6 +582,24 @@ export function retainers(
  * system, native, total), as DevTools computes them.
  */
 export function stats(file: string | URL, options?: AnalyzeOptions): Promise<StatsResult>
+
+export interface StringsOptions extends AnalyzeOptions {
+  /** How many groups to return (most wasted bytes first), each with its retainer path. Default: all. */
+  top?: number
+  /** The longest retainer path, in retainers. Default 100. */
+  maxDepth?: number
+}
+
+/**
+ * Duplicated strings (DevTools' "Duplicated strings" filter of the Summary view): heap strings
+ * with identical text, grouped, with their count, total size and wasted bytes (`totalSize` less
+ * the largest copy), most wasted first, each with the retainer path of its copy nearest the
+ * roots. As in DevTools, `string` nodes count by their text and concatenated strings by the text
+ * rebuilt from their parts (flattened ones are left out: their flat copy counts); sliced strings
+ * are left out. V8 writes at most 1024 characters of a string (`--heap_snapshot_string_limit`),
+ * so texts that agree in those characters are grouped together.
+ */
+export function strings(file: string | URL, options?: StringsOptions): Promise<StringsResult>
 
 /**
  * Writes the plain `.heapsnapshot` inside a gzip one, for DevTools: atomically (temporary file,

@@ -10,7 +10,7 @@ const signals = require('./lib/signals')
 const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
 const { estimate } = require('./lib/memory')
-const { summary, diff, retainers, inflate, stats } = require('./lib/analyze')
+const { summary, diff, retainers, inflate, stats, strings } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
 const { report } = require('./lib/report')
 const { monitor } = require('./lib/monitor')
@@ -42,6 +42,7 @@ module.exports = {
   retainers,
   inflate,
   stats,
+  strings,
   leaks,
   report,
   createHandler,

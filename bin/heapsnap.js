@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 
-// heapsnap: DevTools' Summary, Comparison, Retainers and Statistics views in the terminal, for plain and
-// gzip snapshots of any size. The analysis runs in Rust (see lib/analyze.js); this file parses the
+// heapsnap: DevTools' Summary, Comparison, Retainers and Statistics views and its duplicated strings in
+// the terminal, for plain and gzip snapshots of any size. The analysis runs in Rust (see lib/analyze.js); this file parses the
 // command line and prints tables, or JSON with --json.
 
 // Only the analyzer is loaded: the CLI arms no signal and hooks nothing.
@@ -26,6 +26,10 @@ Usage:
       The shortest retainer path from the GC roots to each of the N biggest instances.
   heapsnap stats <file>
       Total, code, strings, JS arrays, typed arrays, system, native (DevTools' Statistics).
+  heapsnap strings <file> [--top N] [--max-depth N]
+      Duplicated strings: texts held by more than one heap string, their count, total size and
+      the bytes all copies but the largest waste, most wasted first, each with the retainer
+      path of its copy nearest the roots (DevTools' "Duplicated strings" filter).
   heapsnap inflate <file.gz> [out] [--force]
       Writes the plain .heapsnapshot that DevTools loads.
   heapsnap leaks <first> <second> <third> [--top N]
@@ -223,10 +227,45 @@ function printRetainers(r) {
     if (p.path.length === 0) {
       console.log('   (no retainer path: held only by weak references, or garbage the snapshot still listed)')
     } else {
-      const steps = p.path.map((s) => `${clip(s.node.name, 50)} @${s.node.id}${s.edge ? ` ${clip(s.edge, 40)}` : ''}`)
-      console.log(`   ${steps.join(' → ')}`)
+      console.log(`   ${pathLine(p.path)}`)
     }
   })
+}
+
+function pathLine(steps) {
+  return steps.map((s) => `${clip(s.node.name, 50)} @${s.node.id}${s.edge ? ` ${clip(s.edge, 40)}` : ''}`).join(' → ')
+}
+
+function printStrings(r, top) {
+  console.log(describeFile(r.file))
+  if (r.groupCount === 0) return console.log('\nNo duplicated strings.')
+  console.log(
+    `${group(r.groupCount)} texts held by more than one string: ${group(r.stringCount)} strings, ` +
+      `${group(r.totalSize)} B, of which ${group(r.wastedSize)} B (${percent(r.wastedSize, r.file.totalSize)} ` +
+      'of the heap) are copies beyond the largest; sizes in bytes\n',
+  )
+  const rows = r.strings.slice(0, top).map((s, i) => ({ ...s, n: i + 1 }))
+  console.log(
+    table(
+      [
+        { title: '#', right: true, value: (s) => s.n },
+        { title: 'Wasted', right: true, value: (s) => group(s.wastedSize) },
+        { title: 'Count', right: true, value: (s) => group(s.count) },
+        { title: 'Size', right: true, value: (s) => group(s.selfSize) },
+        { title: 'Total', right: true, value: (s) => group(s.totalSize) },
+        { title: 'Length', right: true, value: (s) => group(s.length) },
+        { title: 'String', value: (s) => clip(JSON.stringify(s.value), 60) },
+      ],
+      rows,
+    ),
+  )
+  if (r.groupCount > rows.length) console.log(`… ${group(r.groupCount - rows.length)} more texts (--top N)`)
+  console.log('\nRetainer path of the copy nearest the roots:')
+  for (const s of rows) {
+    console.log(
+      `#${s.n} ${s.path.length === 0 ? `(string) @${s.object.id}: no retainer path (held only weakly)` : pathLine(s.path)}`,
+    )
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +329,16 @@ async function main(argv) {
       const r = await heapsnap.stats(args[0], { progress, devtoolsRules })
       return emit(r, printStats)
     }
+    case 'strings': {
+      want([1, 1], 'strings <file> [--top N] [--max-depth N]')
+      const r = await heapsnap.strings(args[0], {
+        top: top ?? (values.json ? undefined : show),
+        maxDepth: count(values['max-depth'], '--max-depth'),
+        progress,
+        devtoolsRules,
+      })
+      return emit(r, (x) => printStrings(x, show))
+    }
     case 'inflate': {
       want([1, 2], 'inflate <file.gz> [out] [--force]')
       const r = await heapsnap.inflate(args[0], args[1], { force: values.force, progress })
@@ -317,7 +366,9 @@ async function main(argv) {
       return emit(r, (x) => console.log(`${x.output}: ${group(x.bytes)} bytes`))
     }
     default:
-      throw new UsageError(`unknown command '${command}' (summary, diff, retainers, stats, inflate, leaks, report)`)
+      throw new UsageError(
+        `unknown command '${command}' (summary, diff, retainers, stats, strings, inflate, leaks, report)`,
+      )
   }
 }
 

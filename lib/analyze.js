@@ -1,9 +1,9 @@
 'use strict'
 
-// The analyzer's JS API: summary, diff, retainers and inflate. The work (reading, inflating,
-// dominators, aggregation) runs in Rust on libuv's thread pool, never on the JS thread; this
-// file checks arguments, applies `top`, and turns native failures into Error objects with
-// `code`, `path` and `syscall`. Requiring it arms nothing (the heapsnap CLI loads only this).
+// The analyzer's JS API: summary, diff, retainers, stats, strings and inflate. The work
+// (reading, inflating, dominators, aggregation) runs in Rust on libuv's thread pool, never on
+// the JS thread; this file checks arguments, applies `top`, and turns native failures into
+// Error objects with `code`, `path` and `syscall`. Requiring it arms nothing (the heapsnap CLI loads only this).
 
 const binding = require('./binding')
 const { fsError, typeError, optionsObject, fileArg, integer, boolean } = require('./errors')
@@ -17,6 +17,7 @@ const OPTION_KEYS = {
   stats: ['progress', 'devtoolsRules'],
   leaks: ['top', 'progress', 'devtoolsRules'],
   dominatorTop: ['classes', 'paths', 'children', 'progress', 'devtoolsRules'],
+  strings: ['top', 'maxDepth', 'progress', 'devtoolsRules'],
 }
 const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth', 'classes', 'children'])
 
@@ -40,7 +41,7 @@ async function run(promise, field) {
   return result[field]
 }
 
-/** The options the native side takes (`top` is applied here). */
+/** The options the native side takes (`top` is applied here, except by `strings`). */
 function nativeOptions({ top, ...rest }) {
   return rest
 }
@@ -151,6 +152,19 @@ async function dominatorTop(file, options) {
 }
 
 /**
+ * Duplicated strings (DevTools' "Duplicated strings" filter): heap strings with identical
+ * text, most wasted bytes first, each with the retainer path of its copy nearest the roots.
+ * `top` is applied natively: only the groups returned get a path.
+ * @param {string | URL} file
+ * @param {import('../index').StringsOptions} [options]
+ */
+async function strings(file, options) {
+  file = fileArg(file, 'file')
+  const opts = analysisOptions('strings', options)
+  return run(binding.analyzeStrings(file, opts), 'strings')
+}
+
+/**
  * DevTools' Statistics as the parts of the total it draws (label, bytes), without the total.
  * The CLI's table and the HTML report's bar both use this.
  * @param {{ code: number, strings: number, jsArrays: number, typedArrays: number, system: number, v8Heap: number, native: number }} s
@@ -168,4 +182,4 @@ function statisticsParts(s) {
 }
 
 // Rejections, not throws, for bad arguments: these are async functions.
-module.exports = { summary, diff, retainers, inflate, stats, leakRows, dominatorTop, statisticsParts }
+module.exports = { summary, diff, retainers, inflate, stats, strings, leakRows, dominatorTop, statisticsParts }

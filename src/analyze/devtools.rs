@@ -117,7 +117,7 @@ fn cmp_js(a: &str, b: &str) -> Ordering {
 }
 
 /// A string's JavaScript `length` (UTF-16 code units).
-fn js_len(s: &str) -> usize {
+pub(crate) fn js_len(s: &str) -> usize {
     if s.is_ascii() {
         s.len()
     } else {

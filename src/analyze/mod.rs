@@ -21,6 +21,7 @@ pub mod leaks;
 pub mod parse;
 pub mod retainers;
 pub mod source;
+pub mod strings;
 pub mod summary;
 
 use std::path::Path;
@@ -92,15 +93,20 @@ pub struct SummaryReport {
 }
 
 fn load_full(path: &Path, edge_names: bool, bar: &Bar) -> Result<Graph, SnapError> {
-    bar.phase(format!("reading {}", path.display()));
-    parse::load(
+    read(
         path,
         LoadOptions {
             edges: true,
             edge_names,
+            string_texts: false,
         },
         bar,
     )
+}
+
+fn read(path: &Path, load: LoadOptions, bar: &Bar) -> Result<Graph, SnapError> {
+    bar.phase(format!("reading {}", path.display()));
+    parse::load(path, load, bar)
 }
 
 /// The classes of a loaded graph under `opts` (DevTools' rules change its self sizes).
@@ -208,6 +214,44 @@ pub fn retainers(
     Ok((file_info(path, &g), report))
 }
 
+/// `heapsnap strings`: the duplicated strings (see `strings`), most wasted bytes first, cut
+/// to `top` groups, and the retainer path of each group's nearest copy.
+pub fn strings(
+    path: &Path,
+    top: usize,
+    max_depth: usize,
+    opts: &Options,
+    bar: &Bar,
+) -> Result<
+    (
+        SnapshotFileInfo,
+        strings::StringsReport,
+        Vec<retainers::RetainerPath>,
+    ),
+    SnapError,
+> {
+    let mut g = read(
+        path,
+        LoadOptions {
+            edges: true,
+            edge_names: true,
+            string_texts: true,
+        },
+        bar,
+    )?;
+    bar.phase("dominators");
+    // DevTools' rules give an external string the size of its `ExternalStringData`.
+    let cls = classes_of(&mut g, opts);
+    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    let rev = Reverse::build(&g);
+    bar.phase("duplicated strings");
+    let dist = retainers::distances(&g);
+    let mut report = strings::duplicated(&g, &dist);
+    report.groups.truncate(top);
+    let paths = strings::paths(&g, &rev, &dom, &cls, &dist, &report.groups, max_depth);
+    Ok((file_info(path, &g), report, paths))
+}
+
 /// The top of the dominator tree by class (the report's treemap): see
 /// `retainers::dominator_top`. One read of the snapshot for every class.
 pub fn dominator_top(
@@ -275,6 +319,7 @@ fn side_of(
             // DevTools' class names (`{a, b}`) need the edges and their names.
             edges: opts.devtools_rules,
             edge_names: opts.devtools_rules,
+            string_texts: false,
         },
         bar,
     )?;

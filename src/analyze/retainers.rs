@@ -130,6 +130,51 @@ pub(crate) fn closest_retainer(
     best.map(|(_, s, e)| (s, e))
 }
 
+/// The shortest retainer path from the roots to node `obj` under the distances `dist`, cut
+/// after `max_depth` retainers; empty when `obj` is unreachable.
+pub fn path_to(
+    g: &Graph,
+    rev: &Reverse,
+    dom: &Dominators,
+    cls: &Classes,
+    dist: &[u32],
+    obj: usize,
+    max_depth: usize,
+) -> RetainerPath {
+    let mut steps = vec![Step {
+        node: retainer_node(g, dom, cls, dist, obj),
+        edge: None,
+        edge_type: None,
+    }];
+    if dist[obj] != UNREACHED {
+        let mut v = obj;
+        while let Some((src, e)) = closest_retainer(g, rev, dist, v) {
+            steps.push(Step {
+                node: retainer_node(g, dom, cls, dist, src),
+                edge: Some(g.edge_label(e)),
+                edge_type: Some(g.edge_type_name(e).to_string()),
+            });
+            v = src;
+            if steps.len() > max_depth {
+                break;
+            }
+        }
+    }
+    steps.reverse();
+    let object = steps
+        .last()
+        .map(|s| s.node.clone())
+        .unwrap_or_else(|| retainer_node(g, dom, cls, dist, obj));
+    if dist[obj] == UNREACHED {
+        steps.clear();
+    }
+    RetainerPath {
+        object,
+        path: steps,
+        index: obj,
+    }
+}
+
 /// The report for class `class_name`: totals, and a retainer path for each of the `paths`
 /// instances with the biggest retained sizes.
 pub fn report(
@@ -192,40 +237,7 @@ fn report_with(
     members.truncate(paths);
     let paths = members
         .iter()
-        .map(|&obj| {
-            let mut steps = vec![Step {
-                node: retainer_node(g, dom, cls, dist, obj),
-                edge: None,
-                edge_type: None,
-            }];
-            if dist[obj] != UNREACHED {
-                let mut v = obj;
-                while let Some((src, e)) = closest_retainer(g, rev, dist, v) {
-                    steps.push(Step {
-                        node: retainer_node(g, dom, cls, dist, src),
-                        edge: Some(g.edge_label(e)),
-                        edge_type: Some(g.edge_type_name(e).to_string()),
-                    });
-                    v = src;
-                    if steps.len() > max_depth {
-                        break;
-                    }
-                }
-            }
-            steps.reverse();
-            let object = steps
-                .last()
-                .map(|s| s.node.clone())
-                .unwrap_or_else(|| retainer_node(g, dom, cls, dist, obj));
-            if dist[obj] == UNREACHED {
-                steps.clear();
-            }
-            RetainerPath {
-                object,
-                path: steps,
-                index: obj,
-            }
-        })
+        .map(|&obj| path_to(g, rev, dom, cls, dist, obj, max_depth))
         .collect();
     RetainersReport {
         class_name: class_name.to_string(),

@@ -381,6 +381,7 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
             LoadOptions {
                 edges: true,
                 edge_names: false,
+                string_texts: false,
             },
             &Bar::new(false),
         )
@@ -493,4 +494,112 @@ fn damaged_files_never_panic() {
         let _ = summary(&p, &opts, &Bar::new(false));
         let _ = retainers(&p, "Leak", 3, 100, &opts, &Bar::new(false));
     }
+}
+
+#[test]
+fn duplicated_strings_are_grouped_by_text_with_the_waste_and_the_nearest_copy() {
+    let dir = Scratch::new("strings");
+    let p = dir.join("s.heapsnapshot");
+    let nodes: Vec<N> = vec![
+        ("synthetic", "", 1, 0, vec![("shortcut", "1", 1)]),
+        (
+            "object",
+            "global",
+            3,
+            50,
+            vec![
+                ("property", "h", 2),
+                ("property", "c1", 6),
+                ("property", "c2", 7),
+                ("property", "one", 8),
+                ("property", "z", 9),
+                ("property", "two", 10),
+                ("property", "two2", 11),
+                ("property", "d", 3),
+                ("property", "s1", 15),
+                ("property", "s2", 16),
+            ],
+        ),
+        (
+            "object",
+            "Holder",
+            5,
+            24,
+            vec![("property", "x", 4), ("property", "y", 5)],
+        ),
+        ("string", "dup", 7, 20, vec![]),
+        ("string", "dup", 9, 32, vec![]),
+        ("string", "dup", 11, 20, vec![]),
+        // "du" + "p": DevTools rebuilds the text of a cons string from its parts.
+        (
+            "concatenated string",
+            "(concatenated string)",
+            13,
+            32,
+            vec![("internal", "first", 12), ("internal", "second", 13)],
+        ),
+        // Flattened ("dup" + ""): its text is the flat string's, counted there.
+        (
+            "concatenated string",
+            "(concatenated string)",
+            15,
+            32,
+            vec![("internal", "first", 3), ("internal", "second", 14)],
+        ),
+        ("string", "one", 17, 16, vec![]),
+        // Size 0: not counted (as in DevTools' Summary).
+        ("string", "two", 19, 0, vec![]),
+        ("string", "two", 21, 16, vec![]),
+        ("string", "two", 23, 16, vec![]),
+        ("string", "du", 25, 16, vec![]),
+        ("string", "p", 27, 16, vec![]),
+        ("string", "", 29, 16, vec![]),
+        // Sliced strings: V8 writes no text for them, DevTools leaves them out.
+        ("sliced string", "(sliced string)", 31, 32, vec![]),
+        ("sliced string", "(sliced string)", 33, 32, vec![]),
+    ];
+    write_snapshot(&p, &nodes, false, false);
+    let (file, r, paths) = strings(&p, 10, 100, &Options::default(), &Bar::new(false)).unwrap();
+    assert_eq!(file.node_count, 17);
+    let got: Vec<(&str, u64, u64, u64, u64, u64)> = r
+        .groups
+        .iter()
+        .map(|s| {
+            (
+                s.value.as_str(),
+                s.length,
+                s.count,
+                s.self_size,
+                s.total_size,
+                s.wasted_size,
+            )
+        })
+        .collect();
+    // Wasted = total less the largest copy; most wasted first.
+    assert_eq!(got, [("dup", 3, 4, 32, 104, 72), ("two", 3, 2, 16, 32, 16)]);
+    assert_eq!(
+        (r.group_count, r.strings, r.total_size, r.wasted_size),
+        (2, 6, 136, 88)
+    );
+    // The nearest copy of "dup" is the one the global holds itself (distance 2, not 3).
+    let labels = |i: usize| -> Vec<String> {
+        paths[i]
+            .path
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} @{} {}",
+                    s.node.name,
+                    s.node.id,
+                    s.edge.clone().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(labels(0), ["global @3 .d", "(string) @7 "]);
+    assert_eq!(paths[0].object.id, 7);
+    assert_eq!(labels(1), ["global @3 .two", "(string) @21 "]);
+    // `top` cuts the groups, not the totals.
+    let (_, r, paths) = strings(&p, 1, 100, &Options::default(), &Bar::new(false)).unwrap();
+    assert_eq!((r.groups.len(), paths.len(), r.group_count), (1, 1, 2));
 }

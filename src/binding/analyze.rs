@@ -33,6 +33,9 @@ pub struct AnalyzeOptions {
     pub children: Option<u32>,
     /// inflate: replace an existing output file.
     pub force: Option<bool>,
+    /// strings: how many groups (most wasted bytes first) to return, each with a retainer
+    /// path (default all). The other analyses apply `top` in JS.
+    pub top: Option<u32>,
 }
 
 impl AnalyzeOptions {
@@ -334,6 +337,44 @@ pub struct LeaksResult {
     pub rows: Vec<LeakRow>,
 }
 
+/// Heap strings with one text (DevTools' "Duplicated strings" filter; see
+/// `analyze::strings` for which nodes count).
+#[napi(object)]
+pub struct DuplicatedString {
+    /// The first 80 characters of the text, as the snapshot has it (V8 writes at most
+    /// `--heap_snapshot_string_limit`, 1024 by default, characters of a string).
+    pub value: String,
+    /// The text's length in the snapshot (UTF-16 code units).
+    pub length: f64,
+    /// Copies: heap strings with this text (at least 2).
+    pub count: f64,
+    /// Self size of the largest copy (bytes).
+    pub self_size: f64,
+    /// Self sizes of all copies.
+    pub total_size: f64,
+    /// `totalSize − selfSize`: what keeping only the largest copy would free.
+    pub wasted_size: f64,
+    /// The copy nearest the roots (smallest distance, then smallest id).
+    pub object: RetainerNode,
+    /// Its retainer path, as in `RetainerPath.path` (empty when it is unreachable).
+    pub path: Vec<PathStep>,
+}
+
+#[napi(object)]
+pub struct StringsResult {
+    pub file: SnapshotFileInfo,
+    /// Texts held by more than one heap string (all of them, also when `strings` is cut).
+    pub group_count: f64,
+    /// Heap strings in those groups.
+    pub string_count: f64,
+    /// Their self sizes.
+    pub total_size: f64,
+    /// Sum of the groups' `wastedSize`.
+    pub wasted_size: f64,
+    /// Most wasted bytes first (then total size, count, text); `options.top` of them.
+    pub strings: Vec<DuplicatedString>,
+}
+
 /// What a task resolves to: `error`, or the one result field of the job that ran.
 #[napi(object)]
 #[derive(Default)]
@@ -346,6 +387,7 @@ pub struct AnalysisResult {
     pub leaks: Option<LeaksResult>,
     pub stats: Option<StatsResult>,
     pub dominator_top: Option<DominatorTopResult>,
+    pub strings: Option<StringsResult>,
 }
 
 fn settle<U>(
@@ -368,6 +410,7 @@ pub enum Job {
     Leaks([PathBuf; 3]),
     Stats(PathBuf),
     DominatorTop(PathBuf),
+    Strings(PathBuf),
 }
 
 pub struct AnalyzeTask {
@@ -464,6 +507,42 @@ impl Task for AnalyzeTask {
                                         }
                                     })
                                     .collect(),
+                            })
+                            .collect(),
+                    })
+                },
+            ),
+            Job::Strings(p) => settle(
+                analyze::strings(
+                    p,
+                    o.top.map_or(usize::MAX, |t| t as usize),
+                    o.max_depth.unwrap_or(100) as usize,
+                    &core,
+                    &bar,
+                ),
+                |(file, r, paths), out| {
+                    out.strings = Some(StringsResult {
+                        file: file.into(),
+                        group_count: r.group_count as f64,
+                        string_count: r.strings as f64,
+                        total_size: r.total_size as f64,
+                        wasted_size: r.wasted_size as f64,
+                        strings: r
+                            .groups
+                            .into_iter()
+                            .zip(paths)
+                            .map(|(s, p)| {
+                                let p = retainer_path(p);
+                                DuplicatedString {
+                                    value: s.value,
+                                    length: s.length as f64,
+                                    count: s.count as f64,
+                                    self_size: s.self_size as f64,
+                                    total_size: s.total_size as f64,
+                                    wasted_size: s.wasted_size as f64,
+                                    object: p.object,
+                                    path: p.path,
+                                }
                             })
                             .collect(),
                     })
@@ -667,4 +746,14 @@ pub fn analyze_dominator_top(
     options: Option<AnalyzeOptions>,
 ) -> Result<AsyncTask<AnalyzeTask>> {
     Ok(task(Job::DominatorTop(path_arg(&path, "file")?), options))
+}
+
+/// Duplicated strings: heap strings with one text, most wasted bytes first, each with the
+/// retainer path of its copy nearest the roots.
+#[napi(ts_return_type = "Promise<AnalysisResult>")]
+pub fn analyze_strings(
+    path: String,
+    options: Option<AnalyzeOptions>,
+) -> Result<AsyncTask<AnalyzeTask>> {
+    Ok(task(Job::Strings(path_arg(&path, "file")?), options))
 }

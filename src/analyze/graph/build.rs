@@ -14,6 +14,8 @@ pub struct LoadOptions {
     pub edges: bool,
     /// Keep the names of edges (property names) as strings (needed to print retainer paths).
     pub edge_names: bool,
+    /// Keep the text of `string` nodes (their names), which the other analyses never read.
+    pub string_texts: bool,
 }
 
 /// What a snapshot declares before its nodes: the names of its node and edge types, and how
@@ -200,9 +202,10 @@ impl Builder {
         if t == g.nk.native && row.detachedness == 1 {
             g.attached.insert(ordinal as u32);
         }
-        if !g.nk.is_string(t) {
+        if !g.nk.is_string(t) || self.opts.string_texts {
             // Class names (object/native), the names of synthetic roots, and the names
-            // DevTools' rules look at (hidden, array, `Array`); not the text of strings.
+            // DevTools' rules look at (hidden, array, `Array`); the text of strings only
+            // when asked for.
             self.wanted.insert(name);
         }
         Ok(())
