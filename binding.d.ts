@@ -55,6 +55,10 @@ export interface AnalyzeOptions {
   paths?: number
   /** retainers: the longest path printed (default 100 steps). */
   maxDepth?: number
+  /** retainers: levels of the retainer tree below the object (default 3; 0: no tree). */
+  depth?: number
+  /** retainers: retainers listed under each node of the tree (default 10). */
+  limit?: number
   /** dominatorTop: how many classes (biggest retained size first; default 10). */
   classes?: number
   /** dominatorTop: how many dominator-tree children of each instance (default 5). */
@@ -68,8 +72,11 @@ export interface AnalyzeOptions {
   top?: number
 }
 
-/** Retainer paths for the biggest instances of a class. */
-export declare function analyzeRetainers(path: string, className: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
+/**
+ * Retainer paths for the biggest instances of a class (or one object, `@id`), and the
+ * retainer tree of the biggest.
+ */
+export declare function analyzeRetainers(path: string, target: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
 
 /** DevTools' Statistics of one snapshot. */
 export declare function analyzeStats(path: string, options?: AnalyzeOptions | undefined | null): Promise<AnalysisResult>
@@ -493,8 +500,52 @@ export interface RetainersResult {
   count: number
   shallowSize: number
   retainedSize: number
-  /** One shortest path from the roots for each of the biggest instances (by retained size). */
+  /**
+   * One shortest path from the roots for each of the biggest instances (by retained size),
+   * or for the object asked for by id.
+   */
   paths: Array<RetainerPath>
+  /**
+   * The retainer tree of the biggest instance (or of the object asked for by id); absent
+   * when the class has no instances or `depth` is 0.
+   */
+  tree?: RetainerTree
+}
+
+/** DevTools' Retainers pane for one object, expanded to `depth`. */
+export interface RetainerTree {
+  object: RetainerNode
+  /**
+   * How many retainers the object has (DevTools' list: no weak or invisible edges, none from
+   * the root).
+   */
+  retainerCount: number
+  /**
+   * The first `limit` of them, sorted as DevTools sorts them by default: distance ascending,
+   * then name, then the last edge of the snapshot first.
+   */
+  retainers: Array<RetainerTreeNode>
+}
+
+/** One retainer in the tree: the edge from it to the node above, and the node. */
+export interface RetainerTreeNode {
+  /**
+   * The edge's name as DevTools shows it: a property or variable name, or the index of an
+   * element or hidden edge.
+   */
+  edgeName: string
+  /** `property`, `element`, `context`, `internal`, `hidden`, `shortcut`. */
+  edgeType: string
+  node: RetainerNode
+  /** The node is already on the path to the object: shown, not expanded. */
+  cycle: boolean
+  /** How many retainers DevTools lists for the node (0 for a cycle, which is not expanded). */
+  retainerCount: number
+  /**
+   * Its first `limit` retainers in DevTools' order (none past the depth limit or for a
+   * cycle; fewer when the tree reached its 100,000 nodes).
+   */
+  retainers: Array<RetainerTreeNode>
 }
 
 /**

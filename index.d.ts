@@ -516,7 +516,8 @@ import type {
   ClassSummary,
   DiffResult as NativeDiffResult,
   InflateResult,
-  RetainersResult,
+  RetainersResult as NativeRetainersResult,
+  RetainerTree,
   StatsResult,
   StringsResult,
   SummaryResult,
@@ -530,7 +531,8 @@ export type {
   PathStep,
   RetainerNode,
   RetainerPath,
-  RetainersResult,
+  RetainerTree,
+  RetainerTreeNode,
   SnapshotFileInfo,
   Statistics,
   StatsResult,
@@ -570,12 +572,36 @@ export function diff(
   options?: AnalyzeOptions & { top?: number; sameProcess?: boolean },
 ): Promise<DiffResult>
 
-/** The shortest retainer paths from the GC roots to the `paths` (default 3) biggest instances. */
-export function retainers(
-  file: string | URL,
-  className: string,
-  options?: AnalyzeOptions & { paths?: number; maxDepth?: number },
-): Promise<RetainersResult>
+export interface RetainersOptions extends AnalyzeOptions {
+  /**
+   * Levels of the retainer tree below the object (default 3): 1 lists the object's retainers,
+   * 2 also theirs, and so on, up to 100. 0 builds no tree (`tree` is `null`).
+   */
+  depth?: number
+  /** Retainers listed under each node of the tree, first in DevTools' order (default 10). */
+  limit?: number
+  /** How many of the biggest instances get a shortest path from the roots (default 3). */
+  paths?: number
+  /** The longest shortest path, in steps (default 100). */
+  maxDepth?: number
+}
+
+/** `retainers()`'s result: `tree` is `null` when the class has no instances or `depth` is 0. */
+export interface RetainersResult extends Omit<NativeRetainersResult, 'tree'> {
+  tree: RetainerTree | null
+}
+
+/**
+ * DevTools' Retainers pane as a tree, for the biggest instance of `className` by retained size,
+ * or for one object given as `@<id>` (its snapshot id, as DevTools shows it): every edge that
+ * points at it (not weak, not invisible, not from the root), then each retainer's retainers, to
+ * `depth` levels, each level sorted as DevTools sorts it by default (distance ascending, then
+ * name); a node already on the path to the object is marked `cycle` and not expanded. Also the
+ * shortest retainer paths from the GC roots to the `paths` biggest instances (to the object,
+ * for `@<id>`). A class without instances resolves with `count` 0; an id the snapshot does not
+ * have rejects with `ERR_HEAPSNAP_NO_SUCH_OBJECT`.
+ */
+export function retainers(file: string | URL, className: string, options?: RetainersOptions): Promise<RetainersResult>
 
 /**
  * DevTools' Statistics (the Summary view's pie chart: code, strings, JS arrays, typed arrays,

@@ -22,7 +22,12 @@ Usage:
       # New, # Deleted, # Delta, Alloc. Size, Freed Size, Size Delta per class, objects
       matched by id (DevTools' Comparison view); when both files come from one process, also
       the objects allocated between the two snapshots.
-  heapsnap retainers <file> <class> [--paths N] [--max-depth N]
+  heapsnap retainers <file> <class|@id> [--depth N] [--limit N]
+      DevTools' Retainers pane as a tree for the biggest instance of the class (by retained
+      size) or the object @id: every edge pointing at it, then their retainers, to --depth
+      levels (default 3), at most --limit retainers under each (default 10), sorted as
+      DevTools sorts them (distance, then name), with distance, shallow and retained size.
+  heapsnap retainers <file> <class|@id> --paths N [--max-depth N]
       The shortest retainer path from the GC roots to each of the N biggest instances.
   heapsnap stats <file>
       Total, code, strings, JS arrays, typed arrays, system, native (DevTools' Statistics).
@@ -66,6 +71,8 @@ function parse(argv) {
       top: { type: 'string' },
       paths: { type: 'string' },
       'max-depth': { type: 'string' },
+      depth: { type: 'string' },
+      limit: { type: 'string' },
       'same-process': { type: 'boolean' },
       'other-process': { type: 'boolean' },
       'no-devtools-rules': { type: 'boolean' },
@@ -212,12 +219,16 @@ function printDiff(r, top) {
   }
 }
 
-function printRetainers(r) {
+function printRetainersHeader(r) {
   console.log(describeFile(r.file))
   console.log(
     `${r.className}: ${group(r.count)} objects, shallow ${group(r.shallowSize)} B, ` +
       `retained ${group(r.retainedSize)} B\n`,
   )
+}
+
+function printRetainers(r) {
+  printRetainersHeader(r)
   r.paths.forEach((p, i) => {
     const o = p.object
     console.log(
@@ -268,6 +279,62 @@ function printStrings(r, top) {
   }
 }
 
+/** A node as the Retainers pane writes it (`createObjectCell`): `name()`, `/re/`, `a[]`, `@id`. */
+function objectCell(n) {
+  const name = clip(n.name, 50)
+  const shown =
+    n.type === 'closure'
+      ? `${name}()`
+      : n.type === 'regexp'
+        ? `/${name}/`
+        : n.type === 'array'
+          ? name
+            ? `${name}[]`
+            : '(internal array)[]'
+          : name
+  return `${shown} @${n.id}`
+}
+
+/** An edge's name as the Retainers pane writes it: `[i]` for elements, `(empty)` for none. */
+function edgeCell(e) {
+  const name = clip(e.edgeName, 40) || '(empty)'
+  return e.edgeType === 'element' ? `[${name}]` : name
+}
+
+function printTree(r) {
+  const t = r.tree
+  const rows = [{ text: objectCell(t.object), node: t.object }]
+  const more = (total, shown, indent) => {
+    if (total > shown) rows.push({ text: `${indent}… ${group(total - shown)} more (--limit N)` })
+  }
+  const walk = (list, total, indent) => {
+    for (const e of list) {
+      rows.push({
+        text: `${indent}↳ ${edgeCell(e)} in ${objectCell(e.node)}${e.cycle ? ' (cycle: on the path already)' : ''}`,
+        node: e.node,
+      })
+      if (e.retainers.length > 0) walk(e.retainers, e.retainerCount, indent + '  ')
+    }
+    more(total, list.length, indent)
+  }
+  walk(t.retainers, t.retainerCount, '')
+  console.log(
+    `Retainers of ${t.object.className} @${t.object.id}: ${group(t.retainerCount)} retainer${t.retainerCount === 1 ? '' : 's'}; ` +
+      'sorted as DevTools sorts them (distance, then name); sizes in bytes\n',
+  )
+  console.log(
+    table(
+      [
+        { title: 'Object', value: (x) => x.text },
+        { title: 'Distance', right: true, value: (x) => (x.node ? distance(x.node.distance) : '') },
+        { title: 'Shallow size', right: true, value: (x) => (x.node ? group(x.node.selfSize) : '') },
+        { title: 'Retained size', right: true, value: (x) => (x.node ? group(x.node.retainedSize) : '') },
+      ],
+      rows,
+    ),
+  )
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main(argv) {
@@ -308,14 +375,31 @@ async function main(argv) {
       return emit(r, (x) => printDiff(x, show))
     }
     case 'retainers': {
-      want([2, 2], 'retainers <file> <class> [--paths N]')
+      want([2, 2], 'retainers <file> <class|@id> [--depth N] [--limit N] [--paths N] [--max-depth N]')
+      // --paths (or --max-depth) prints the shortest paths; the tree is printed without them,
+      // or with them when --depth or --limit asks for it too.
+      const paths = count(values.paths, '--paths')
+      const maxDepth = count(values['max-depth'], '--max-depth')
+      const depth = count(values.depth, '--depth')
+      const limit = count(values.limit, '--limit')
+      const pathsMode = paths !== undefined || maxDepth !== undefined
+      const tree = !pathsMode || depth !== undefined || limit !== undefined
       const r = await heapsnap.retainers(args[0], args[1], {
-        paths: count(values.paths, '--paths'),
-        maxDepth: count(values['max-depth'], '--max-depth'),
+        paths,
+        maxDepth,
+        depth: tree ? depth : 0,
+        limit,
         progress,
         devtoolsRules,
       })
-      emit(r, printRetainers)
+      emit(r, (x) => {
+        if (pathsMode) printRetainers(x)
+        else printRetainersHeader(x)
+        if (tree && x.tree) {
+          if (pathsMode) console.log('')
+          printTree(x)
+        }
+      })
       if (r.count === 0) {
         console.error(
           `heapsnap: no objects of class '${args[1]}' in ${args[0]} (class names are case-sensitive; see heapsnap summary)`,

@@ -12,14 +12,17 @@ const COUNT_MAX = 1e6
 const OPTION_KEYS = {
   summary: ['top', 'progress', 'devtoolsRules'],
   diff: ['top', 'progress', 'devtoolsRules', 'sameProcess'],
-  retainers: ['paths', 'maxDepth', 'progress', 'devtoolsRules'],
+  retainers: ['depth', 'limit', 'paths', 'maxDepth', 'progress', 'devtoolsRules'],
   inflate: ['force', 'progress'],
   stats: ['progress', 'devtoolsRules'],
   leaks: ['top', 'progress', 'devtoolsRules'],
   dominatorTop: ['classes', 'paths', 'children', 'progress', 'devtoolsRules'],
   strings: ['top', 'maxDepth', 'progress', 'devtoolsRules'],
 }
-const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth', 'classes', 'children'])
+const COUNT_KEYS = new Set(['top', 'paths', 'maxDepth', 'classes', 'children', 'limit'])
+// The retainer tree's depth: 0 for no tree; at most 100 levels (the tree holds at most 100,000
+// nodes whatever depth and limit ask).
+const DEPTH = { min: 0, max: 100 }
 
 /** The options of one analysis, checked: counts are integers, the rest booleans. */
 function analysisOptions(command, options) {
@@ -27,9 +30,12 @@ function analysisOptions(command, options) {
   const out = {}
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue
-    out[key] = COUNT_KEYS.has(key)
-      ? integer(value, `options.${key}`, { min: 1, max: COUNT_MAX })
-      : boolean(value, `options.${key}`)
+    out[key] =
+      key === 'depth'
+        ? integer(value, 'options.depth', DEPTH)
+        : COUNT_KEYS.has(key)
+          ? integer(value, `options.${key}`, { min: 1, max: COUNT_MAX })
+          : boolean(value, `options.${key}`)
   }
   return out
 }
@@ -79,16 +85,20 @@ async function diff(base, target, options) {
 }
 
 /**
- * Shortest retainer paths from the GC roots to the biggest instances of a class.
+ * DevTools' Retainers pane for the biggest instance of a class (or the object `@<id>`), as a
+ * tree expanded to `depth`, and the shortest retainer paths from the GC roots to the `paths`
+ * biggest instances.
  * @param {string | URL} file
- * @param {string} className
+ * @param {string} className a class name, or `@<id>` for one object
  * @param {import('../index').RetainersOptions} [options]
  */
 async function retainers(file, className, options) {
   file = fileArg(file, 'file')
   if (typeof className !== 'string' || className === '') throw typeError('className must be a non-empty string')
   const opts = analysisOptions('retainers', options)
-  return run(binding.analyzeRetainers(file, className, opts), 'retainers')
+  const result = await run(binding.analyzeRetainers(file, className, opts), 'retainers')
+  if (result.tree === undefined) result.tree = null
+  return result
 }
 
 /**

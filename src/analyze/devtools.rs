@@ -109,7 +109,7 @@ impl Classes {
 }
 
 /// JavaScript's string order (UTF-16 code units), which `Array.prototype.sort` and `<` use.
-fn cmp_js(a: &str, b: &str) -> Ordering {
+pub(crate) fn cmp_js(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
         return a.cmp(b);
     }
@@ -308,7 +308,7 @@ pub fn weakmap_duplicated_part(name: &str) -> Option<&str> {
 
 /// JavaScript's `parseInt(s, 10)` on an edge name, as far as `calculateDistances` needs it:
 /// `None` for NaN.
-fn parse_int(s: &str) -> Option<f64> {
+pub(crate) fn parse_int(s: &str) -> Option<f64> {
     let s = s.trim_start();
     let (neg, s) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -514,6 +514,80 @@ fn format_property_name(name: &str) -> std::borrow::Cow<'_, str> {
     } else {
         name.into()
     }
+}
+
+/// A node's name as DevTools' grids show it and sort it (`JSHeapSnapshotNode.name`): plain
+/// objects are named by their properties (`#plainObjectName`: `{a, b, …, y, z}`, taken
+/// alternately from the first and the last property edge while the name stays within 100
+/// characters), native nodes `Detached <name>` when `propagate_dom_state` found them detached,
+/// the rest by their own name. DevTools names a string by its text (a concatenated string by its
+/// parts joined): the graph keeps no string text, so strings are named by their class
+/// (`(string)`, `(concatenated string)`, `(sliced string)`).
+pub fn node_name<'a>(g: &'a Graph, detached: &BitSet, i: usize) -> std::borrow::Cow<'a, str> {
+    if g.nk.is_string(g.ntype[i]) {
+        return g.class_name(i);
+    }
+    if is_plain_object(g, i) {
+        return plain_object_name(g, i).into();
+    }
+    raw_name(g, detached, i)
+}
+
+/// `JSHeapSnapshotNode.#plainObjectName` (see `node_name`).
+fn plain_object_name(g: &Graph, i: usize) -> String {
+    const MAX_LENGTH: usize = 100;
+    let mut start = String::from("{");
+    let mut end = String::from("}");
+    let (mut start_len, mut end_len) = (1usize, 1usize);
+    let range = g.edges(i);
+    if range.is_empty() {
+        return "{}".to_string();
+    }
+    // Edge indices still to look at, from both ends: `lo..=hi`.
+    let (mut lo, mut hi) = (range.start as isize, range.end as isize - 1);
+    let mut from_end = false;
+    while lo <= hi {
+        let e = if from_end { hi } else { lo } as usize;
+        let name = g.string(g.ename.get(e).copied().unwrap_or(0));
+        if g.etype[e] != g.ek.property || name == "__proto__" {
+            if from_end {
+                hi -= 1;
+            } else {
+                lo += 1;
+            }
+            continue;
+        }
+        let formatted = format_property_name(name);
+        let formatted_len = js_len(&formatted);
+        if start_len > 1 && start_len + end_len + formatted_len > MAX_LENGTH {
+            break;
+        }
+        if from_end {
+            hi -= 1;
+            if end_len > 1 {
+                end.insert_str(0, ", ");
+                end_len += 2;
+            }
+            end.insert_str(0, &formatted);
+            end_len += formatted_len;
+        } else {
+            lo += 1;
+            if start_len > 1 {
+                start.push_str(", ");
+                start_len += 2;
+            }
+            start.push_str(&formatted);
+            start_len += formatted_len;
+        }
+        from_end = !from_end;
+    }
+    if lo <= hi {
+        start.push_str(", …");
+    }
+    if end_len > 1 {
+        start.push_str(", ");
+    }
+    start + &end
 }
 
 /// One inferred interface: its name (`{a, b}`) and its property names.

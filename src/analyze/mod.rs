@@ -19,6 +19,7 @@ pub mod graph;
 pub mod inflate;
 pub mod leaks;
 pub mod parse;
+pub mod retainer_tree;
 pub mod retainers;
 pub mod source;
 pub mod strings;
@@ -195,23 +196,72 @@ pub fn diff(
     })
 }
 
-/// `heapsnap retainers`.
+/// What `heapsnap retainers` looks at: the instances of a class (the biggest by retained size
+/// for the tree), or one object by its snapshot id (`@id`).
+#[derive(Clone, Debug)]
+pub enum RetainersTarget {
+    Class(String),
+    Id(u32),
+}
+
+/// `heapsnap retainers`: the class's totals and shortest paths (`paths`, `max_depth`), and
+/// with `tree` DevTools' Retainers pane of the object (see `retainer_tree`). Unknown ids are
+/// `ERR_HEAPSNAP_NO_SUCH_OBJECT`; a class without instances gives a count of 0 and no tree.
 pub fn retainers(
     path: &Path,
-    class_name: &str,
+    target: &RetainersTarget,
     paths: usize,
     max_depth: usize,
+    tree: Option<retainer_tree::TreeLimits>,
     opts: &Options,
     bar: &Bar,
-) -> Result<(SnapshotFileInfo, retainers::RetainersReport), SnapError> {
+) -> Result<
+    (
+        SnapshotFileInfo,
+        retainers::RetainersReport,
+        Option<retainer_tree::RetainerTree>,
+    ),
+    SnapError,
+> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
     let cls = classes_of(&mut g, opts);
     let dom = dominators::compute(&mut g, opts.devtools_rules, false);
     let rev = Reverse::build(&g);
-    bar.phase("retainer paths");
-    let report = retainers::report(&g, &rev, &dom, &cls, class_name, paths, max_depth);
-    Ok((file_info(path, &g), report))
+    bar.phase("retainers");
+    let (class_name, only) = match target {
+        RetainersTarget::Class(name) => (name.clone(), None),
+        RetainersTarget::Id(id) => {
+            let Some(i) = retainer_tree::node_by_id(&g, *id) else {
+                return Err(SnapError::other(
+                    "ERR_HEAPSNAP_NO_SUCH_OBJECT",
+                    "retainers",
+                    path,
+                    format!("no object with id @{id} in {}", path.display()),
+                ));
+            };
+            (cls.info[cls.of[i] as usize].name.clone(), Some(i))
+        }
+    };
+    let report = retainers::report(&g, &rev, &dom, &cls, &class_name, paths, max_depth, only);
+    let tree = match (tree, report.object) {
+        (Some(limits), Some(object)) => {
+            let detached = devtools::propagate_dom_state(&g);
+            let dist = retainer_tree::tree_distances(&g, &cls);
+            let input = retainer_tree::TreeInput {
+                g: &g,
+                rev: &rev,
+                dom: &dom,
+                cls: &cls,
+                detached: &detached,
+                dist: &dist,
+                devtools_names: opts.devtools_rules,
+            };
+            Some(input.tree(object, limits))
+        }
+        _ => None,
+    };
+    Ok((file_info(path, &g), report, tree))
 }
 
 /// `heapsnap strings`: the duplicated strings (see `strings`), most wasted bytes first, cut

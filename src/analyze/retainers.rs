@@ -85,6 +85,9 @@ pub struct RetainerPath {
 
 pub struct RetainersReport {
     pub class_name: String,
+    /// The instance with the biggest retained size (the smaller id on a tie), or the object
+    /// asked for; None when the class has no instances.
+    pub object: Option<usize>,
     pub count: u64,
     pub shallow_size: u64,
     pub retained_size: u64,
@@ -176,7 +179,9 @@ pub fn path_to(
 }
 
 /// The report for class `class_name`: totals, and a retainer path for each of the `paths`
-/// instances with the biggest retained sizes.
+/// instances with the biggest retained sizes (or, with `only`, for that one node, whose class
+/// `class_name` is).
+#[allow(clippy::too_many_arguments)]
 pub fn report(
     g: &Graph,
     rev: &Reverse,
@@ -185,6 +190,7 @@ pub fn report(
     class_name: &str,
     paths: usize,
     max_depth: usize,
+    only: Option<usize>,
 ) -> RetainersReport {
     report_with(
         g,
@@ -195,6 +201,7 @@ pub fn report(
         class_name,
         paths,
         max_depth,
+        only,
     )
 }
 
@@ -209,6 +216,7 @@ fn report_with(
     class_name: &str,
     paths: usize,
     max_depth: usize,
+    only: Option<usize>,
 ) -> RetainersReport {
     // Which classes carry this name (several when DevTools keys objects by location).
     let key_matches: Vec<bool> = cls.info.iter().map(|c| c.name == class_name).collect();
@@ -234,6 +242,10 @@ fn report_with(
             .cmp(&dom.retained[a])
             .then(g.id[a].cmp(&g.id[b]))
     });
+    if let Some(obj) = only {
+        members = vec![obj];
+    }
+    let object = members.first().copied();
     members.truncate(paths);
     let paths = members
         .iter()
@@ -241,6 +253,7 @@ fn report_with(
         .collect();
     RetainersReport {
         class_name: class_name.to_string(),
+        object,
         count,
         shallow_size,
         retained_size,
@@ -303,7 +316,7 @@ pub fn dominator_top(
     names
         .into_iter()
         .map(|name| {
-            let r = report_with(g, rev, dom, cls, &dist, &name, instances, max_depth);
+            let r = report_with(g, rev, dom, cls, &dist, &name, instances, max_depth, None);
             let instances = r
                 .paths
                 .into_iter()

@@ -248,7 +248,18 @@ fn retainer_path_runs_from_the_global_to_the_object() {
     let dir = Scratch::new("ret");
     let p = dir.join("r.heapsnapshot");
     write_snapshot(&p, &fixture(), false, false);
-    let (_, r) = retainers(&p, "Leak", 5, 100, &Options::default(), &Bar::new(false)).unwrap();
+    let leak = RetainersTarget::Class("Leak".into());
+    let (_, r, tree) = retainers(
+        &p,
+        &leak,
+        5,
+        100,
+        None,
+        &Options::default(),
+        &Bar::new(false),
+    )
+    .unwrap();
+    assert!(tree.is_none());
     assert_eq!((r.count, r.shallow_size, r.retained_size), (3, 120, 120));
     let labels: Vec<String> = r.paths[0]
         .path
@@ -466,6 +477,79 @@ fn dominators_agree_with_the_definition_on_random_graphs() {
     assert!(checked > 150, "only {checked} graphs checked");
 }
 
+/// The retainer tree of Leak @13: held by the Map's array (`[1]`, distance 3) and by itself
+/// (`self`, distance 4: after it, and marked as a cycle, not expanded); above the array the
+/// Map, above the Map the global, whose only retainer is the root (not listed), and a system
+/// root.
+#[test]
+fn retainer_tree_sorts_by_distance_and_marks_cycles() {
+    let dir = Scratch::new("tree");
+    let p = dir.join("t.heapsnapshot");
+    write_snapshot(&p, &fixture(), false, false);
+    let limits = retainer_tree::TreeLimits {
+        depth: 4,
+        limit: 10,
+    };
+    let opts = Options::default();
+    let (_, r, tree) = retainers(
+        &p,
+        &RetainersTarget::Id(13),
+        1,
+        100,
+        Some(limits),
+        &opts,
+        &Bar::new(false),
+    )
+    .unwrap();
+    assert_eq!((r.class_name.as_str(), r.paths.len()), ("Leak", 1));
+    let tree = tree.unwrap();
+    assert_eq!((tree.object.id, tree.object.distance), (13, Some(4)));
+    let row = |n: &retainer_tree::TreeNode| {
+        format!(
+            "{} in {} @{} d{:?} {}{}",
+            n.edge_name,
+            n.node.name,
+            n.node.id,
+            n.node.distance,
+            n.retainer_count,
+            if n.cycle { " cycle" } else { "" }
+        )
+    };
+    let first: Vec<String> = tree.retainers.iter().map(row).collect();
+    assert_eq!(
+        first,
+        ["1 in  @9 dSome(3) 1", "self in Leak @13 dSome(4) 0 cycle"]
+    );
+    assert!(tree.retainers[1].children.is_empty());
+    let map = &tree.retainers[0].children[0];
+    assert_eq!(row(map), "table in Map @7 dSome(2) 2");
+    // The global (distance 1) before the system root (past DevTools' base system distance).
+    let above: Vec<String> = map.children.iter().map(row).collect();
+    assert_eq!(
+        above,
+        [
+            "m in global @3 dSome(1) 0",
+            "1 in (Strong roots) @17 dSome(100000002) 1"
+        ]
+    );
+    // Depth 1: the retainers only, each still counting its own.
+    let one = retainer_tree::TreeLimits { depth: 1, limit: 1 };
+    let target = RetainersTarget::Id(13);
+    let (_, _, t) = retainers(&p, &target, 1, 100, Some(one), &opts, &Bar::new(false)).unwrap();
+    let t = t.unwrap();
+    assert_eq!((t.retainer_count, t.retainers.len()), (2, 1));
+    assert_eq!(
+        (t.retainers[0].retainer_count, t.retainers[0].children.len()),
+        (1, 0)
+    );
+    // An id the snapshot does not have.
+    let missing = RetainersTarget::Id(14);
+    let e = retainers(&p, &missing, 1, 100, Some(one), &opts, &Bar::new(false))
+        .err()
+        .unwrap();
+    assert_eq!(e.code, "ERR_HEAPSNAP_NO_SUCH_OBJECT");
+}
+
 /// Damaged files: every truncation and a few thousand single-byte changes of a small
 /// snapshot end in a result or an error, never a panic.
 #[test]
@@ -481,6 +565,8 @@ fn damaged_files_never_panic() {
             "cut at {cut}"
         );
     }
+    let leak = RetainersTarget::Class("Leak".into());
+    let limits = retainer_tree::TreeLimits { depth: 4, limit: 3 };
     let mut seed: u64 = 0x2545f4914f6cdd1d;
     let bytes = b"0123456789,[]{}\":-x \\";
     for _ in 0..3000 {
@@ -492,7 +578,7 @@ fn damaged_files_never_panic() {
         t[at] = bytes[((seed >> 32) % bytes.len() as u64) as usize];
         std::fs::write(&p, &t).unwrap();
         let _ = summary(&p, &opts, &Bar::new(false));
-        let _ = retainers(&p, "Leak", 3, 100, &opts, &Bar::new(false));
+        let _ = retainers(&p, &leak, 3, 100, Some(limits), &opts, &Bar::new(false));
     }
 }
 

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::NativeError;
-use crate::analyze::{self, bar::Bar, retainers as ret};
+use crate::analyze::{self, bar::Bar, retainer_tree as tree, retainers as ret};
 use crate::core::error::SnapError;
 
 /// Options shared by the analyses.
@@ -27,6 +27,10 @@ pub struct AnalyzeOptions {
     pub paths: Option<u32>,
     /// retainers: the longest path printed (default 100 steps).
     pub max_depth: Option<u32>,
+    /// retainers: levels of the retainer tree below the object (default 3; 0: no tree).
+    pub depth: Option<u32>,
+    /// retainers: retainers listed under each node of the tree (default 10).
+    pub limit: Option<u32>,
     /// dominatorTop: how many classes (biggest retained size first; default 10).
     pub classes: Option<u32>,
     /// dominatorTop: how many dominator-tree children of each instance (default 5).
@@ -227,6 +231,47 @@ pub struct RetainerPath {
     pub path: Vec<PathStep>,
 }
 
+/// One retainer in the tree: the edge from it to the node above, and the node.
+#[napi(object)]
+pub struct RetainerTreeNode {
+    /// The edge's name as DevTools shows it: a property or variable name, or the index of an
+    /// element or hidden edge.
+    pub edge_name: String,
+    /// `property`, `element`, `context`, `internal`, `hidden`, `shortcut`.
+    pub edge_type: String,
+    pub node: RetainerNode,
+    /// The node is already on the path to the object: shown, not expanded.
+    pub cycle: bool,
+    /// How many retainers DevTools lists for the node (0 for a cycle, which is not expanded).
+    pub retainer_count: f64,
+    /// Its first `limit` retainers in DevTools' order (none past the depth limit or for a
+    /// cycle; fewer when the tree reached its 100,000 nodes).
+    pub retainers: Vec<RetainerTreeNode>,
+}
+
+fn tree_node(n: tree::TreeNode) -> RetainerTreeNode {
+    RetainerTreeNode {
+        edge_name: n.edge_name,
+        edge_type: n.edge_type,
+        node: n.node.into(),
+        cycle: n.cycle,
+        retainer_count: n.retainer_count as f64,
+        retainers: n.children.into_iter().map(tree_node).collect(),
+    }
+}
+
+/// DevTools' Retainers pane for one object, expanded to `depth`.
+#[napi(object)]
+pub struct RetainerTree {
+    pub object: RetainerNode,
+    /// How many retainers the object has (DevTools' list: no weak or invisible edges, none from
+    /// the root).
+    pub retainer_count: f64,
+    /// The first `limit` of them, sorted as DevTools sorts them by default: distance ascending,
+    /// then name, then the last edge of the snapshot first.
+    pub retainers: Vec<RetainerTreeNode>,
+}
+
 #[napi(object)]
 pub struct RetainersResult {
     pub file: SnapshotFileInfo,
@@ -235,8 +280,12 @@ pub struct RetainersResult {
     pub count: f64,
     pub shallow_size: f64,
     pub retained_size: f64,
-    /// One shortest path from the roots for each of the biggest instances (by retained size).
+    /// One shortest path from the roots for each of the biggest instances (by retained size),
+    /// or for the object asked for by id.
     pub paths: Vec<RetainerPath>,
+    /// The retainer tree of the biggest instance (or of the object asked for by id); absent
+    /// when the class has no instances or `depth` is 0.
+    pub tree: Option<RetainerTree>,
 }
 
 /// An instance of a top class: its retainer path and what it retains.
@@ -405,7 +454,7 @@ fn settle<U>(
 pub enum Job {
     Summary(PathBuf),
     Diff(PathBuf, PathBuf),
-    Retainers(PathBuf, String),
+    Retainers(PathBuf, analyze::RetainersTarget),
     Inflate(PathBuf, Option<PathBuf>),
     Leaks([PathBuf; 3]),
     Stats(PathBuf),
@@ -452,16 +501,23 @@ impl Task for AnalyzeTask {
                     })
                 },
             ),
-            Job::Retainers(p, class) => settle(
+            Job::Retainers(p, target) => settle(
                 analyze::retainers(
                     p,
-                    class,
+                    target,
                     o.paths.unwrap_or(3) as usize,
                     o.max_depth.unwrap_or(100) as usize,
+                    match o.depth.unwrap_or(3) {
+                        0 => None,
+                        depth => Some(tree::TreeLimits {
+                            depth: depth as usize,
+                            limit: o.limit.unwrap_or(10) as usize,
+                        }),
+                    },
                     &core,
                     &bar,
                 ),
-                |(file, r), out| {
+                |(file, r, t), out| {
                     out.retainers = Some(RetainersResult {
                         file: file.into(),
                         class_name: r.class_name,
@@ -469,6 +525,11 @@ impl Task for AnalyzeTask {
                         shallow_size: r.shallow_size as f64,
                         retained_size: r.retained_size as f64,
                         paths: r.paths.into_iter().map(retainer_path).collect(),
+                        tree: t.map(|t| RetainerTree {
+                            object: t.object.into(),
+                            retainer_count: t.retainer_count as f64,
+                            retainers: t.retainers.into_iter().map(tree_node).collect(),
+                        }),
                     })
                 },
             ),
@@ -680,15 +741,36 @@ pub fn analyze_diff(
     ))
 }
 
-/// Retainer paths for the biggest instances of a class.
+/// `@<digits>` names an object by its snapshot id; anything else is a class name.
+fn retainers_target(target: String) -> Result<analyze::RetainersTarget> {
+    match target.strip_prefix('@') {
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse::<u32>()
+            .map(analyze::RetainersTarget::Id)
+            .map_err(|_| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("object id {target} is past the largest snapshot id (4294967295)"),
+                )
+            }),
+        _ if target.is_empty() => Err(Error::new(
+            Status::InvalidArg,
+            "className must be a non-empty string",
+        )),
+        _ => Ok(analyze::RetainersTarget::Class(target)),
+    }
+}
+
+/// Retainer paths for the biggest instances of a class (or one object, `@id`), and the
+/// retainer tree of the biggest.
 #[napi(ts_return_type = "Promise<AnalysisResult>")]
 pub fn analyze_retainers(
     path: String,
-    class_name: String,
+    target: String,
     options: Option<AnalyzeOptions>,
 ) -> Result<AsyncTask<AnalyzeTask>> {
     Ok(task(
-        Job::Retainers(path_arg(&path, "file")?, class_name),
+        Job::Retainers(path_arg(&path, "file")?, retainers_target(target)?),
         options,
     ))
 }
