@@ -8,7 +8,7 @@
 //   node scripts/test-matrix.js 22 24           just these
 // Each result line is printed as it comes, with the seconds since that version started, so a
 // slow or stuck test shows in the log. A version whose run passes HEAPSNAP_MATRIX_MINUTES
-// (default 15) is killed with every process it started and reported as a failure. Processes a
+// (default 20) is killed with every process it started and reported as a failure. Processes a
 // test left behind are listed and killed. Exit status: non-zero if any version fails. Prints
 // a table at the end.
 
@@ -21,7 +21,7 @@ const { nodeBinary, sh } = require('./node-binary')
 
 const root = path.resolve(__dirname, '..')
 const majors = process.argv.slice(2).length ? process.argv.slice(2) : ['18', '20', '22', '24', '25', '26']
-const limitMs = Number(process.env.HEAPSNAP_MATRIX_MINUTES || 15) * 60_000
+const limitMs = Number(process.env.HEAPSNAP_MATRIX_MINUTES || 20) * 60_000
 /** A test that runs past this fails on its own (where the runner has --test-timeout). */
 const testTimeoutMs = 300_000
 
