@@ -11,8 +11,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const zlib = require('node:zlib')
-const { tmpdir, runNodeOk } = require('./helpers')
+const { tmpdir, gzipCopy, once, runNodeOk } = require('./helpers')
 const heapsnap = require('..')
 
 // Two snapshots of one process; between them objects come and go.
@@ -48,16 +47,10 @@ function makeSnapshots(dir) {
     v8.writeHeapSnapshot(${JSON.stringify(b)});
     console.log('{}');
   `)
-  const gz = path.join(dir, 'b.heapsnapshot.gz')
-  fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(b)))
-  return { a, b, gz }
+  return { a, b, gz: gzipCopy(b) }
 }
 
-let made
-function snapshots() {
-  if (!made) made = makeSnapshots(tmpdir('devtools'))
-  return made
-}
+const snapshots = once(() => makeSnapshots(tmpdir('devtools')))
 
 // heap-snapshot-toolkit is an ES module.
 let toolkit

@@ -30,6 +30,26 @@ process.on('exit', () => {
   }
 })
 
+/** Writes `<file>.gz`, a gzip copy of `file` (the analyzer must answer the same for both). */
+function gzipCopy(file) {
+  const gz = `${file}.gz`
+  fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(file)))
+  return gz
+}
+
+/** `make()` on the first call, the same value after: one snapshot shared by a file's tests. */
+function once(make) {
+  let value
+  let done = false
+  return () => {
+    if (!done) {
+      value = make()
+      done = true
+    }
+    return value
+  }
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A script prelude: `heapsnap` is the module under test, `Marker` a class to count. */
@@ -162,6 +182,8 @@ module.exports = {
   ROOT,
   NODE,
   tmpdir,
+  gzipCopy,
+  once,
   sleep,
   runNode,
   runNodeOk,

@@ -13,9 +13,8 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const zlib = require('node:zlib')
 const { spawnSync } = require('node:child_process')
-const { tmpdir, runNodeOk, ROOT, NODE } = require('./helpers')
+const { tmpdir, gzipCopy, once, runNodeOk, ROOT, NODE } = require('./helpers')
 const heapsnap = require('..')
 
 function makeSnapshot(dir) {
@@ -34,16 +33,10 @@ function makeSnapshot(dir) {
     v8.writeHeapSnapshot(${JSON.stringify(file)});
     console.log('{}');
   `)
-  const gz = file + '.gz'
-  fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(file)))
-  return { file, gz }
+  return { file, gz: gzipCopy(file) }
 }
 
-let made
-function snapshot() {
-  made ??= makeSnapshot(tmpdir('retainers'))
-  return made
-}
+const snapshot = once(() => makeSnapshot(tmpdir('retainers')))
 
 // DevTools' model of the file (heap-snapshot-toolkit is an ES module).
 let devtoolsSnapshot

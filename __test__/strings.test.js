@@ -10,9 +10,8 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const zlib = require('node:zlib')
 const { spawnSync } = require('node:child_process')
-const { tmpdir, runNodeOk, parseSnapshot, ROOT, NODE } = require('./helpers')
+const { tmpdir, gzipCopy, once, runNodeOk, parseSnapshot, ROOT, NODE } = require('./helpers')
 const heapsnap = require('..')
 
 const COPIES = 5000
@@ -45,16 +44,10 @@ function makeSnapshot(dir) {
     heapsnap.writeSnapshot(${JSON.stringify(file)});
     console.log('{}');
   `)
-  const gz = file + '.gz'
-  fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(file)))
-  return { file, gz }
+  return { file, gz: gzipCopy(file) }
 }
 
-let made
-function snapshot() {
-  if (!made) made = makeSnapshot(tmpdir('strings'))
-  return made
-}
+const snapshot = once(() => makeSnapshot(tmpdir('strings')))
 
 /** The `string` nodes of nonzero size whose text is `text`, from the raw JSON: count, sizes. */
 function rawCopies(file, text) {
