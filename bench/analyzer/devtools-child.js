@@ -68,6 +68,8 @@ async function main() {
     throw new Error('usage: devtools-child.js summary <file> | diff <base> <target>')
   }
   out.peakRssBytes = peakRss()
+  const cpu = process.cpuUsage()
+  out.cpuMs = Math.round((cpu.user + cpu.system) / 1000)
   process.stdout.write(`${JSON.stringify(out)}\n`)
   // The toolkit can leave handles open; the answer is out.
   process.exit(0)

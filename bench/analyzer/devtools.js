@@ -7,6 +7,10 @@
 //
 //   node bench/analyzer/devtools.js [--sizes 150,300,600,1000] [--no-diff] [--no-synthetic]
 //                                   [--no-devtools-above MB] [--out FILE|-] [--json FILE] [--generate-only]
+//                                   [--reuse FILE] [--render FILE]
+//
+// --json keeps the measurements; --render FILE writes the table again from such a file,
+// --reuse FILE takes the diff and synthetic rows from one for the sections not run now.
 //
 // Each measurement is a fresh process, one at a time: first DevTools' model (parse, which
 // builds the dominator tree and retained sizes, then `aggregatesWithFilter({})`: the Summary
@@ -47,6 +51,8 @@ function args(argv) {
     out: path.join(ROOT, 'bench', 'ANALYZER.md'),
     json: null,
     generateOnly: false,
+    reuse: null,
+    render: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]
@@ -58,6 +64,8 @@ function args(argv) {
     else if (k === '--out') a.out = argv[i + 1] === '-' ? (i++, null) : path.resolve(argv[++i])
     else if (k === '--json') a.json = path.resolve(argv[++i])
     else if (k === '--generate-only') a.generateOnly = true
+    else if (k === '--reuse') a.reuse = path.resolve(argv[++i])
+    else if (k === '--render') a.render = path.resolve(argv[++i])
     else throw new Error(`unknown argument ${k}`)
   }
   return a
@@ -162,7 +170,8 @@ function heapsnap(mode, files) {
       return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024 };
     const p = ${JSON.stringify(mode)} === 'summary' ? h.summary(files[0]) : h.diff(files[0], files[1]);
     p.then((r) => {
-      const out = { tool: 'heapsnap', timings: r.timings, rows: (r.classes || []).length, peakRssBytes: peak() };
+      const cpu = process.cpuUsage();
+      const out = { tool: 'heapsnap', timings: r.timings, rows: (r.classes || []).length, peakRssBytes: peak(), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
       if (r.file) Object.assign(out, { nodeCount: r.file.nodeCount, edgeCount: r.file.edgeCount });
       if (r.sameProcess !== undefined) Object.assign(out, { sameProcess: r.sameProcess, allocatedBetween: (r.allocatedBetween || []).length });
       process.stdout.write(JSON.stringify(out) + '\\n');
@@ -198,11 +207,19 @@ const ratio = (dt, hs) =>
     ? `${(dt.wallMs / hs.wallMs).toFixed(1)}× | ${((100 * hs.peakRss) / dt.peakRss).toFixed(0)}%`
     : '— | —'
 
+// CPU time (user + system, all threads) of each child: less sensitive than wall time to other
+// jobs on a shared machine.
+const cpu = (dt, hs) =>
+  dt && dt.ok && hs.ok && dt.r.cpuMs && hs.r.cpuMs
+    ? `${sec(dt.r.cpuMs)} s / ${sec(hs.r.cpuMs)} s (${(dt.r.cpuMs / hs.r.cpuMs).toFixed(1)}×)`
+    : '—'
+
 function main() {
   const a = args(process.argv.slice(2))
   fs.mkdirSync(DIR, { recursive: true })
-  const results = { summary: [], diff: null, synthetic: null }
   const toolkit = require(path.join(ROOT, 'node_modules', 'heap-snapshot-toolkit', 'package.json')).version
+  if (a.render) return write(a, JSON.parse(fs.readFileSync(a.render, 'utf8')), toolkit)
+  const results = { summary: [], diff: null, synthetic: null, date: new Date().toISOString().slice(0, 10) }
 
   for (const size of a.sizes) {
     const file = path.join(DIR, `dt-mixed-${size}mb.heapsnapshot`)
@@ -277,15 +294,25 @@ function main() {
     results.synthetic = { out: out.trim(), load }
   }
 
+  if (a.reuse) {
+    // The diff and synthetic rows of an earlier run (its --json), for those not run now.
+    const old = JSON.parse(fs.readFileSync(a.reuse, 'utf8'))
+    results.diff ??= old.diff
+    results.synthetic ??= old.synthetic
+  }
   if (a.json) fs.writeFileSync(a.json, JSON.stringify(results, null, 2))
+  write(a, results, toolkit)
+}
+
+function write(a, results, toolkit) {
   const md = table(results, toolkit)
   console.log(md)
   if (a.out) {
-    const marker = '\n## Speed and memory against the DevTools model'
+    const marker = '## Speed and memory against the DevTools model'
     const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : ''
-    const at = old.indexOf(marker)
+    const at = old.indexOf(`\n${marker}`)
     const keep = at >= 0 ? old.slice(0, at) : old
-    fs.writeFileSync(a.out, `${keep.replace(/\n+$/, '')}\n${marker}\n${md.slice(md.indexOf('\n'))}`)
+    fs.writeFileSync(a.out, `${keep.replace(/\n+$/, '')}\n\n${md}`)
   }
 }
 
@@ -293,27 +320,27 @@ function table(results, toolkit) {
   const lines = [
     '## Speed and memory against the DevTools model',
     '',
-    `Made by \`node bench/analyzer/devtools.js\` on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
+    `Made by \`node bench/analyzer/devtools.js\` on ${results.date ?? new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
       `${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
       `DevTools model = heap-snapshot-toolkit ${toolkit}. Each run is a fresh process, DevTools then heapsnap back to back; ` +
       'time is the wall time of the whole process, memory its peak RSS (VmHWM). Load = the 1/5/15-minute load average ' +
       'before each run (the machine is shared).',
     '',
-    '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | load (DevTools; heapsnap) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | CPU time DevTools / heapsnap (ratio) | load (DevTools; heapsnap) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const s of results.summary) {
     const r = s.hs.r
     lines.push(
       `| ${path.basename(s.file)} (${MiB(s.bytes)} MiB) | ${r.nodeCount.toLocaleString('en-US')} / ${r.edgeCount.toLocaleString('en-US')} | ` +
-        `${cell(s.dt)} | ${cell(s.hs)} | ${ratio(s.dt, s.hs)} | ${s.dt ? s.dtLoad : '—'}; ${s.hsLoad} |`,
+        `${cell(s.dt)} | ${cell(s.hs)} | ${ratio(s.dt, s.hs)} | ${cpu(s.dt, s.hs)} | ${s.dt ? s.dtLoad : '—'}; ${s.hsLoad} |`,
     )
   }
   if (results.diff) {
     const d = results.diff
     lines.push(
       `| diff ${d.files.map((f) => `${path.basename(f.file)} (${MiB(f.bytes)} MiB)`).join(' → ')} | — | ` +
-        `${cell(d.dt)} | ${cell(d.hs)} | ${ratio(d.dt, d.hs)} | ${d.dtLoad}; ${d.hsLoad} |`,
+        `${cell(d.dt)} | ${cell(d.hs)} | ${ratio(d.dt, d.hs)} | ${cpu(d.dt, d.hs)} | ${d.dtLoad}; ${d.hsLoad} |`,
     )
     if (d.ml && d.ml.ok) {
       lines.push(
@@ -325,7 +352,17 @@ function table(results, toolkit) {
       )
     }
   }
-  if (results.synthetic) lines.push('', '```', results.synthetic.out, '```', `(load ${results.synthetic.load})`)
+  if (results.synthetic) {
+    const y = JSON.parse(results.synthetic.out)
+    lines.push(
+      '',
+      '| synthetic run (bench/analyzer/synthetic.js) | nodes / edges | heapsnap time (read + dominators) | heapsnap peak RSS | peak RSS / file size | answer | load |',
+      '|---|---|---|---|---|---|---|',
+      `| ${path.basename(y.file)} (${(y.fileBytes / 1e9).toFixed(2)} GB) | ${y.nodes.toLocaleString('en-US')} / ${y.edges.toLocaleString('en-US')} | ` +
+        `${y.wallSeconds.toFixed(2)} s (${y.readSeconds.toFixed(2)} + ${y.dominatorSeconds.toFixed(2)}) | ${MiB(y.peakRssBytes)} MiB | ` +
+        `${y.rssOverFile} | ${y.answer} | ${results.synthetic.load} |`,
+    )
+  }
   lines.push('')
   return lines.join('\n')
 }
