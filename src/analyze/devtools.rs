@@ -92,18 +92,26 @@ impl Classes {
     /// DevTools' rules. The graph's self sizes are changed (`calculateShallowSizes`); call
     /// before the dominators, with the edges and their names loaded.
     pub fn devtools(g: &mut Graph) -> Classes {
+        use super::prof::mark;
         let detached = propagate_dom_state(g);
+        mark("devtools: dom state");
         calculate_shallow_sizes(g, &detached);
+        mark("devtools: shallow sizes");
         let distance = calculate_distances(g);
+        mark("devtools: distances");
         let (of, info) = calculate_object_names(g, &detached);
+        mark("devtools: object names");
         let mut classes = Classes {
             of,
             info,
             distance: Some(distance),
         };
         let definitions = infer_interface_definitions(g);
+        mark("devtools: infer interfaces");
         apply_interface_definitions(g, &mut classes, &definitions);
+        mark("devtools: apply interfaces");
         apply_locations(g, &mut classes);
+        mark("devtools: locations");
         classes
     }
 }
@@ -598,63 +606,91 @@ pub struct InterfaceDefinition {
     pub count: u64,
 }
 
+/// The names (string indices) of node `i`'s property edges, in edge order, into `out`.
+fn property_names(g: &Graph, i: usize, out: &mut Vec<u32>) {
+    out.clear();
+    out.extend(
+        g.edges(i)
+            .filter(|&e| g.etype[e] == g.ek.property)
+            .map(|e| g.ename.get(e).copied().unwrap_or(0)),
+    );
+}
+
+/// The interface a plain object with property names `names` suggests (`{a, b}`, without
+/// `__proto__`, until the name would pass 120 characters), and its properties; `None` when it
+/// has no property.
+fn interface_name(g: &Graph, names: &[u32]) -> Option<(String, Vec<String>)> {
+    const MIN_INTERFACE_PROPERTY_COUNT: usize = 1;
+    const MAX_INTERFACE_NAME_LENGTH: usize = 120;
+    let mut name = String::from("{");
+    let mut name_len = 1;
+    let mut properties = Vec::new();
+    for &s in names {
+        let edge_name = g.string(s);
+        if edge_name == "__proto__" {
+            continue;
+        }
+        let formatted = format_property_name(edge_name);
+        let formatted_len = js_len(&formatted);
+        if name_len > MIN_INTERFACE_PROPERTY_COUNT
+            && name_len + formatted_len > MAX_INTERFACE_NAME_LENGTH
+        {
+            break;
+        }
+        if name_len != 1 {
+            name.push_str(", ");
+            name_len += 2;
+        }
+        name.push_str(&formatted);
+        name_len += formatted_len;
+        properties.push(edge_name.to_string());
+    }
+    if properties.is_empty() {
+        return None;
+    }
+    name.push('}');
+    Some((name, properties))
+}
+
 /// Follows `HeapSnapshot.inferInterfaceDefinitions`: each plain object's property names (in
 /// edge order, without `__proto__`, until the name would pass 120 characters) name a
 /// candidate; the candidates matching at least 2 objects and 1 in 1000 plain objects are kept,
 /// the most common first (ties in order of first appearance).
 pub fn infer_interface_definitions(g: &Graph) -> Vec<InterfaceDefinition> {
-    const MIN_INTERFACE_PROPERTY_COUNT: usize = 1;
-    const MAX_INTERFACE_NAME_LENGTH: usize = 120;
     const MIN_OBJECT_COUNT_PER_INTERFACE: f64 = 2.0;
     const MIN_OBJECT_PROPORTION_PER_INTERFACE: f64 = 1000.0;
     let mut candidates: Vec<InterfaceDefinition> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // The candidate of a list of property names (string indices, in edge order): objects of
+    // one shape share it, so each distinct list is named once.
+    let mut by_names: HashMap<Vec<u32>, Option<usize>> = HashMap::new();
+    let mut names: Vec<u32> = Vec::new();
     let mut total = 0u64;
     for i in 0..g.node_count() {
         if !is_plain_object(g, i) {
             continue;
         }
         total += 1;
-        let mut name = String::from("{");
-        let mut name_len = 1;
-        let mut properties = Vec::new();
-        for e in g.edges(i) {
-            if g.etype[e] != g.ek.property {
-                continue;
-            }
-            let edge_name = g.string(g.ename.get(e).copied().unwrap_or(0));
-            if edge_name == "__proto__" {
-                continue;
-            }
-            let formatted = format_property_name(edge_name);
-            let formatted_len = js_len(&formatted);
-            if name_len > MIN_INTERFACE_PROPERTY_COUNT
-                && name_len + formatted_len > MAX_INTERFACE_NAME_LENGTH
-            {
-                break;
-            }
-            if name_len != 1 {
-                name.push_str(", ");
-                name_len += 2;
-            }
-            name.push_str(&formatted);
-            name_len += formatted_len;
-            properties.push(edge_name.to_string());
-        }
-        if properties.is_empty() {
-            continue;
-        }
-        name.push('}');
-        match index.get(&name) {
-            Some(&c) => candidates[c].count += 1,
+        property_names(g, i, &mut names);
+        let c = match by_names.get(names.as_slice()) {
+            Some(&c) => c,
             None => {
-                index.insert(name.clone(), candidates.len());
-                candidates.push(InterfaceDefinition {
-                    name,
-                    properties,
-                    count: 1,
+                let c = interface_name(g, &names).map(|(name, properties)| {
+                    *index.entry(name.clone()).or_insert_with(|| {
+                        candidates.push(InterfaceDefinition {
+                            name,
+                            properties,
+                            count: 0,
+                        });
+                        candidates.len() - 1
+                    })
                 });
+                by_names.insert(names.clone(), c);
+                c
             }
+        };
+        if let Some(c) = c {
+            candidates[c].count += 1;
         }
     }
     // Most common first; stable, as Array.prototype.sort.
@@ -737,47 +773,56 @@ pub fn apply_interface_definitions(
         }
     };
     let mut class_of_definition: Vec<u32> = vec![NONE; definitions.len()];
+    // The definition a list of property names (string indices, in edge order) matches: objects
+    // of one shape share it, so each distinct list is matched once.
+    let mut by_names: HashMap<Vec<u32>, Option<usize>> = HashMap::new();
+    let mut names: Vec<u32> = Vec::new();
     let mut props: Vec<&str> = Vec::new();
     let mut states: Vec<usize> = Vec::new();
     for i in 0..g.node_count() {
         if !is_plain_object(g, i) {
             continue;
         }
-        props.clear();
-        props.extend(
-            g.edges(i)
-                .filter(|&e| g.etype[e] == g.ek.property)
-                .map(|e| g.string(g.ename.get(e).copied().unwrap_or(0))),
-        );
-        props.sort_by(|a, b| cmp_js(a, b));
-        states.clear();
-        states.push(0);
-        // The empty interface never comes from inference, but a definition could have it.
-        let mut found = trie[0].match_info;
-        for p in &props {
-            let mut kept = Vec::with_capacity(states.len() + 1);
-            for &s in &states {
-                let node = &trie[s];
-                let dead = node
-                    .greatest_next
-                    .as_deref()
-                    .is_none_or(|gn| cmp_js(p, gn) != Ordering::Less);
-                if !dead {
-                    kept.push(s);
+        property_names(g, i, &mut names);
+        let found = match by_names.get(names.as_slice()) {
+            Some(&d) => d,
+            None => {
+                props.clear();
+                props.extend(names.iter().map(|&s| g.string(s)));
+                props.sort_by(|a, b| cmp_js(a, b));
+                states.clear();
+                states.push(0);
+                // The empty interface never comes from inference, but a definition could have it.
+                let mut found = trie[0].match_info;
+                for p in &props {
+                    let mut kept = Vec::with_capacity(states.len() + 1);
+                    for &s in &states {
+                        let node = &trie[s];
+                        let dead = node
+                            .greatest_next
+                            .as_deref()
+                            .is_none_or(|gn| cmp_js(p, gn) != Ordering::Less);
+                        if !dead {
+                            kept.push(s);
+                        }
+                        if let Some(&next) = node.next.get(*p) {
+                            kept.push(next);
+                            found = better(found, trie[next].match_info);
+                        }
+                    }
+                    states.clear();
+                    for s in kept {
+                        if !states.contains(&s) {
+                            states.push(s);
+                        }
+                    }
                 }
-                if let Some(&next) = node.next.get(*p) {
-                    kept.push(next);
-                    found = better(found, trie[next].match_info);
-                }
+                let d = found.map(|(_, d)| d);
+                by_names.insert(names.clone(), d);
+                d
             }
-            states.clear();
-            for s in kept {
-                if !states.contains(&s) {
-                    states.push(s);
-                }
-            }
-        }
-        if let Some((_, d)) = found {
+        };
+        if let Some(d) = found {
             if class_of_definition[d] == NONE {
                 classes.info.push(ClassInfo {
                     name: definitions[d].name.clone(),

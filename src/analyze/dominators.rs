@@ -33,6 +33,7 @@
 
 use super::bitset::BitSet;
 use super::graph::Graph;
+use super::prof::mark;
 
 const NONE: u32 = u32::MAX;
 
@@ -109,136 +110,174 @@ impl Dominators {
     }
 }
 
-/// The retaining edges (by edge index), and how many retain each node.
+/// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
+/// `w + 1`, as [`reverse_retaining`] takes them).
 fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>) {
     let mut bits = BitSet::with_len(g.eto.len()); // sized once: insert never grows it
-    let mut retainers = vec![0u32; g.node_count()];
+    let mut retainers = vec![0u32; g.node_count() + 1];
     for v in 0..g.node_count() {
         for e in g.edges(v) {
             let w = g.eto[e] as usize;
             if retains(g, page, devtools_rules, v, e, w) {
                 bits.insert(e as u32);
-                retainers[w] += 1;
+                retainers[w + 1] += 1;
             }
         }
     }
     (bits, retainers)
 }
 
+/// The retaining edges reversed, by node ordinal: the retainers of node `w` are
+/// `src[first[w]..first[w + 1]]` (node ordinals). `first` comes in holding node `w`'s count
+/// of retainers at `w + 1` and is turned into the offsets in place.
+fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
+    let n = g.node_count();
+    // `first[w + 1]` is the end of w's list; filled from the end down, it ends at the start.
+    for w in 0..n {
+        first[w + 1] += first[w];
+    }
+    let mut src = vec![0u32; first[n] as usize];
+    for v in 0..n {
+        for e in g.edges(v) {
+            if ess.contains(e as u32) {
+                let slot = &mut first[g.eto[e] as usize + 1];
+                *slot -= 1;
+                src[*slot as usize] = v as u32;
+            }
+        }
+    }
+    // `first[w + 1]` is now the start of w's list: shift it to `first[w]`.
+    first.copy_within(1.., 0);
+    first[n] = src.len() as u32;
+    (first, src)
+}
+
+/// Depth-first numbering over the retaining edges from `start` (unless numbered already).
+fn dfs(
+    g: &Graph,
+    ess: &BitSet,
+    start: usize,
+    pre: &mut [u32],
+    vertex: &mut Vec<u32>,
+    parent: &mut [u32],
+) {
+    if pre[start] != NONE {
+        return;
+    }
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    pre[start] = vertex.len() as u32;
+    parent[vertex.len()] = 0;
+    vertex.push(start as u32);
+    stack.push((start as u32, g.first_edge[start]));
+    while let Some(top) = stack.last_mut() {
+        let v = top.0 as usize;
+        let end = g.first_edge[v + 1];
+        let mut next = None;
+        while top.1 < end {
+            let e = top.1 as usize;
+            top.1 += 1;
+            let w = g.eto[e] as usize;
+            if pre[w] == NONE && ess.contains(e as u32) {
+                next = Some(w);
+                break;
+            }
+        }
+        match next {
+            Some(w) => {
+                let num = vertex.len();
+                pre[w] = num as u32;
+                parent[num] = pre[v];
+                vertex.push(w as u32);
+                stack.push((w as u32, g.first_edge[w]));
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
 /// Computes dominators and retained sizes. `devtools_rules` applies special cases 3 and 5
 /// (DevTools does; memlab does not: its page-owned marking starts from every root edge, which
-/// on a Node.js snapshot marks everything, and it keeps a WeakMap's table edges). With `drop_edges` the graph's edge columns are freed as soon as they are no
-/// longer needed, which lowers the peak memory of a summary.
+/// on a Node.js snapshot marks everything, and it keeps a WeakMap's table edges). With `drop_edges` the graph's edge columns, node names and strings are freed as soon as
+/// they are no longer needed (the caller may then read only node counts, self sizes and ids),
+/// which lowers the peak memory of a summary.
 ///
 /// Memory: besides the graph, 5 words a node during the traversal and 4 bytes a retaining
-/// edge for the reverse graph, which is built in DFS order so that the node-to-number map can
-/// be freed before the semi-dominator pass (semi-NCA: no buckets).
+/// edge for the reverse graph. The reverse graph is built by node ordinal (one random write a
+/// retaining edge) on a second thread while the depth-first numbering runs, then its entries
+/// are turned into DFS numbers so that the node-to-number map can be freed before the
+/// semi-dominator pass (semi-NCA: no buckets).
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let n = g.node_count();
     let (ess, retainers) = {
         let page = page_owned(g, devtools_rules);
         essential_edges(g, &page, devtools_rules)
     };
+    if drop_edges {
+        // From here on only the targets and `ess` are read (and, by the caller, the node
+        // counts, self sizes and ids).
+        g.etype = Vec::new();
+        g.ename = Vec::new();
+        g.drop_names();
+    }
+    mark("dom: page owned, essential");
 
-    // Depth-first numbering from the root; then (case 4) from each node that nothing
-    // retains, then from whatever is left (cycles that only retain each other).
+    // Two passes over the edges, one on each core: the depth-first numbering from the root,
+    // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).
     let mut pre = vec![NONE; n];
     let mut vertex: Vec<u32> = Vec::with_capacity(n);
     let mut parent = vec![0u32; n];
     // DFS numbers from here on are the leftover nodes of case 4 (DevTools' rules only).
     let mut leftover = n;
-    {
+    let (rev_first, mut rev_src) = {
         let g: &Graph = g;
-        let mut stack: Vec<(u32, u32)> = Vec::new();
-        let mut dfs = |start: usize, pre: &mut Vec<u32>| {
-            if pre[start] != NONE {
-                return;
+        let ess = &ess;
+        std::thread::scope(|scope| {
+            let reverse = scope.spawn(move || reverse_retaining(g, ess, retainers));
+            dfs(g, ess, 0, &mut pre, &mut vertex, &mut parent);
+            reverse
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    };
+    if vertex.len() < n {
+        // Case 4: first from each node that nothing retains, then whatever is left (cycles
+        // that only retain each other).
+        for u in 0..n {
+            if rev_first[u] == rev_first[u + 1] {
+                dfs(g, &ess, u, &mut pre, &mut vertex, &mut parent);
             }
-            pre[start] = vertex.len() as u32;
-            parent[vertex.len()] = 0;
-            vertex.push(start as u32);
-            stack.push((start as u32, g.first_edge[start]));
-            while let Some(top) = stack.last_mut() {
-                let v = top.0 as usize;
-                let end = g.first_edge[v + 1];
-                let mut next = None;
-                while top.1 < end {
-                    let e = top.1 as usize;
-                    top.1 += 1;
-                    let w = g.eto[e] as usize;
-                    if pre[w] == NONE && ess.contains(e as u32) {
-                        next = Some(w);
-                        break;
-                    }
-                }
-                match next {
-                    Some(w) => {
-                        let num = vertex.len();
-                        pre[w] = num as u32;
-                        parent[num] = pre[v];
-                        vertex.push(w as u32);
-                        stack.push((w as u32, g.first_edge[w]));
-                    }
-                    None => {
-                        stack.pop();
-                    }
+        }
+        if devtools_rules {
+            // As `calculateDominatorsAndRetainedSizes` does: each one alone, straight under
+            // the root, without a traversal.
+            leftover = vertex.len();
+            for (u, p) in pre.iter_mut().enumerate() {
+                if *p == NONE {
+                    *p = vertex.len() as u32;
+                    parent[vertex.len()] = 0;
+                    vertex.push(u as u32);
                 }
             }
-        };
-        dfs(0, &mut pre);
-        if pre.contains(&NONE) {
-            // First the nodes that nothing retains, then whatever is left.
-            for (u, _) in retainers.iter().enumerate().filter(|(_, &r)| r == 0) {
-                dfs(u, &mut pre);
-            }
-            if devtools_rules {
-                // As `calculateDominatorsAndRetainedSizes` does: each one alone, straight
-                // under the root, without a traversal.
-                leftover = vertex.len();
-                for (u, p) in pre.iter_mut().enumerate() {
-                    if *p == NONE {
-                        *p = vertex.len() as u32;
-                        parent[vertex.len()] = 0;
-                        vertex.push(u as u32);
-                    }
-                }
-            } else {
-                for u in 0..n {
-                    dfs(u, &mut pre);
-                }
+        } else {
+            for u in 0..n {
+                dfs(g, &ess, u, &mut pre, &mut vertex, &mut parent);
             }
         }
     }
     debug_assert_eq!(vertex.len(), n);
-
-    // Retaining edges reversed, in DFS numbers.
-    let (rev_first, rev_src) = {
-        let g: &Graph = g;
-        let mut first = vec![0u32; n + 1];
-        for (w, &count) in retainers.iter().enumerate() {
-            first[pre[w] as usize + 1] = count;
-        }
-        for i in 0..n {
-            first[i + 1] += first[i];
-        }
-        let mut fill = first.clone();
-        let mut src = vec![0u32; first[n] as usize];
-        for v in 0..n {
-            for e in g.edges(v) {
-                let w = g.eto[e] as usize;
-                if ess.contains(e as u32) {
-                    let slot = &mut fill[pre[w] as usize];
-                    src[*slot as usize] = pre[v];
-                    *slot += 1;
-                }
-            }
-        }
-        (first, src)
-    };
-    drop((pre, ess, retainers));
+    drop(ess);
     if drop_edges {
         g.drop_edges();
     }
+    mark("dom: dfs, reverse edges");
+    // Retainers as DFS numbers.
+    for v in rev_src.iter_mut() {
+        *v = pre[*v as usize];
+    }
+    drop(pre);
+    mark("dom: retainers renumbered");
 
     // Semi-dominators (eval/link with path compression), by DFS number.
     let mut semi: Vec<u32> = (0..n as u32).collect();
@@ -255,7 +294,8 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         // A child of the root in the DFS tree (a real one or a start of case 4) has the root
         // as a retainer.
         let mut s = if parent[w] == 0 { 0 } else { semi[w] };
-        for &v in &rev_src[rev_first[w] as usize..rev_first[w + 1] as usize] {
+        let node = vertex[w] as usize;
+        for &v in &rev_src[rev_first[node] as usize..rev_first[node + 1] as usize] {
             let u = if ancestor[v as usize] == NONE {
                 v
             } else {
@@ -280,6 +320,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         ancestor[w] = parent[w];
     }
     drop((label, ancestor, rev_first, rev_src));
+    mark("dom: semi-dominators");
     // Immediate dominators: the nearest common ancestor of the parent and the semi-dominator.
     let mut idom = parent;
     for w in 1..n {
@@ -304,6 +345,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         idom_node[vertex[w] as usize] = vertex[idom[w] as usize];
     }
     drop((idom, vertex));
+    mark("dom: idom, retained sizes");
 
     // Dominator-tree children, as one packed list.
     let mut child_first = vec![0u32; n + 1];
@@ -319,6 +361,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         children[fill[d as usize] as usize] = i as u32;
         fill[d as usize] += 1;
     }
+    mark("dom: tree children");
     Dominators {
         idom: idom_node,
         retained,

@@ -19,6 +19,7 @@ pub mod graph;
 pub mod inflate;
 pub mod leaks;
 pub mod parse;
+pub mod prof;
 pub mod retainer_tree;
 pub mod retainers;
 pub mod source;
@@ -122,17 +123,25 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
 /// `heapsnap summary`.
 pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, SnapError> {
     let t = Instant::now();
+    prof::start();
     // DevTools' rules read edge names (property names, WeakMap entries, `elements`).
     let mut g = load_full(path, opts.devtools_rules, bar)?;
+    prof::mark("read");
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let cls = classes_of(&mut g, opts);
+    let mut cls = classes_of(&mut g, opts);
+    // Counts, shallow sizes and distances first: then the distances and the ids (which the
+    // summary no longer reads) are freed before the dominators, the peak of the memory.
+    let rows = summary::rows(&g, &cls, |_| true);
+    cls.distance = None;
+    g.id = Vec::new();
     let dom = dominators::compute(&mut g, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
-    let classes = summary::classes(&g, &dom, &cls, |_| true);
+    let classes = summary::retained(&g, &dom, &cls, rows, |_| true);
+    prof::mark("aggregate");
     let file = file_info(path, &g);
     Ok(SummaryReport {
         file,

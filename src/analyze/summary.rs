@@ -45,6 +45,19 @@ pub fn classes(
     cls: &Classes,
     keep: impl Fn(usize) -> bool,
 ) -> Vec<ClassSummary> {
+    let r = rows(g, cls, &keep);
+    retained(g, dom, cls, r, keep)
+}
+
+/// The rows of [`classes`] before the dominators: count, shallow size and distance (which
+/// need neither the dominators nor, afterwards, `cls.distance`).
+pub struct Rows {
+    row_of: Vec<u32>,
+    rows: Vec<ClassSummary>,
+}
+
+/// The first half of [`classes`]: per class count, shallow size and smallest distance.
+pub fn rows(g: &Graph, cls: &Classes, keep: impl Fn(usize) -> bool) -> Rows {
     let n = g.node_count();
     // Rows in the order DevTools creates its aggregates: by each class's first counted node.
     let mut row_of = vec![NONE; cls.info.len()];
@@ -72,7 +85,19 @@ pub fn classes(
         row.shallow_size += g.self_size(i);
         row.distance = row.distance.min(d).or(d);
     }
+    Rows { row_of, rows }
+}
 
+/// The second half of [`classes`]: the retained sizes, from the dominator tree (`keep` as
+/// given to [`rows`]); the rows sorted.
+pub fn retained(
+    g: &Graph,
+    dom: &Dominators,
+    cls: &Classes,
+    rows: Rows,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<ClassSummary> {
+    let Rows { row_of, mut rows } = rows;
     // Walk the dominator tree; `seen[c]` while inside the subtree of a counted instance of c.
     let mut seen = vec![false; cls.info.len()];
     let mut stack: Vec<(u32, bool)> = vec![(0, false)];

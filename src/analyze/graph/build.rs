@@ -86,7 +86,8 @@ pub struct Builder {
     internal_names: BitSet,
     /// Internal edge name → WeakMap table id, for names of ephemeron edges.
     weakmap_names: HashMap<u32, u32>,
-    /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case).
+    /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case), when
+    /// the edge names are not kept.
     internal: Vec<(u32, u32)>,
 }
 
@@ -265,7 +266,10 @@ impl Builder {
             }
             if t == g.ek.internal {
                 self.internal_names.insert(name);
-                self.internal.push((g.eto.len() as u32 - 1, name));
+                if !self.opts.edge_names {
+                    // With edge names kept, `finish` finds the internal edges in the columns.
+                    self.internal.push((g.eto.len() as u32 - 1, name));
+                }
             }
         }
         Ok(())
@@ -335,10 +339,22 @@ impl Builder {
         } = self;
         drop((wanted, internal_names));
         if !weakmap_names.is_empty() {
-            for &(e, name) in &internal {
+            let table_edge = |g: &mut Graph, e: u32, name: u32| {
                 if let Some(&table) = weakmap_names.get(&name) {
                     if g.id[g.edge_owner(e as usize)] == table {
                         g.table_edges.insert(e);
+                    }
+                }
+            };
+            if g.ename.is_empty() {
+                for &(e, name) in &internal {
+                    table_edge(&mut g, e, name);
+                }
+            } else {
+                for e in 0..g.eto.len() {
+                    if g.etype[e] == g.ek.internal {
+                        let name = g.ename[e];
+                        table_edge(&mut g, e as u32, name);
                     }
                 }
             }

@@ -243,6 +243,14 @@ impl Graph {
         self.first_edge.partition_point(|&f| f <= e) - 1
     }
 
+    /// Frees the node names and the strings (`string` then gives "" for every index): for
+    /// analyses that read only counts, self sizes and ids once the classes are known.
+    pub fn drop_names(&mut self) {
+        self.name = Vec::new();
+        self.arena = String::new();
+        self.string_at = Vec::new();
+    }
+
     /// Frees the edge columns (the node columns and strings stay).
     pub fn drop_edges(&mut self) {
         self.etype = Vec::new();

@@ -1,0 +1,370 @@
+'use strict'
+
+// Race: heapsnap's analyzer against Chrome DevTools' own heap snapshot model in Node
+// (heap-snapshot-toolkit, the dev dependency the tests use as the oracle), on snapshots of
+// about 150 MB, 300 MB, 600 MB and 1 GB; then a Comparison of two ~300 MB snapshots of one
+// process; then the > 2 GB synthetic run (bench/analyzer/synthetic.js).
+//
+//   node bench/analyzer/devtools.js [--sizes 150,300,600,1000] [--no-diff] [--no-synthetic]
+//                                   [--no-devtools-above MB] [--out FILE|-] [--json FILE] [--generate-only]
+//                                   [--reuse FILE] [--render FILE]
+//
+// --json keeps the measurements; --render FILE writes the table again from such a file,
+// --reuse FILE takes the diff and synthetic rows from one for the sections not run now.
+//
+// Each measurement is a fresh process, one at a time: first DevTools' model (parse, which
+// builds the dominator tree and retained sizes, then `aggregatesWithFilter({})`: the Summary
+// rows; bench/analyzer/devtools-child.js), then, back to back, heapsnap's summary() (DevTools'
+// rules, the default). Time is the wall time of the whole child process (start-up, import,
+// read, analysis); memory is the child's peak RSS (VmHWM). The load average is noted next to
+// each row: the machine may be shared. Before every big run (a file of ≥ 600 MB, or
+// DevTools on ≥ 300 MB) it waits until MemAvailable is at least --min-free GiB (default 10).
+//
+// The diff row: heapsnap's diff() (DevTools' Comparison, plus the Summary of the objects
+// allocated between the two, with the target's dominators) against the toolkit's
+// `diffFromStreams` (the DevTools Comparison, the base parsed and freed before the target).
+// memlab (@memlab/core) has no two-snapshot comparison: its leak finder needs three snapshots
+// (baseline, target, final), so it is not in this row; its load of both files is reported
+// when it is installed in .cache/memlab (bench/analyzer/compare.js installs it).
+//
+// Snapshots are generated once into .cache/analyzer/ (plain .heapsnapshot; the heap of
+// compare.js, scaled). Not part of `npm test`: a full run takes ~20 minutes and up to ~8 GB.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawnSync, execFileSync } = require('node:child_process')
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const DIR = path.join(ROOT, '.cache', 'analyzer')
+const MEMLAB_DIR = path.join(ROOT, '.cache', 'memlab')
+// Bytes of plain snapshot per unit of MAKE_HEAP's scale (measured: scale 1.233 → 314.6 MB).
+const BYTES_PER_SCALE = 255e6
+
+function args(argv) {
+  const a = {
+    sizes: [150, 300, 600, 1000],
+    diff: true,
+    synthetic: true,
+    devtoolsAbove: Infinity,
+    minFree: 10,
+    out: path.join(ROOT, 'bench', 'ANALYZER.md'),
+    json: null,
+    generateOnly: false,
+    reuse: null,
+    render: null,
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]
+    if (k === '--sizes') a.sizes = argv[++i].split(',').map(Number)
+    else if (k === '--no-diff') a.diff = false
+    else if (k === '--no-synthetic') a.synthetic = false
+    else if (k === '--no-devtools-above') a.devtoolsAbove = Number(argv[++i])
+    else if (k === '--min-free') a.minFree = Number(argv[++i])
+    else if (k === '--out') a.out = argv[i + 1] === '-' ? (i++, null) : path.resolve(argv[++i])
+    else if (k === '--json') a.json = path.resolve(argv[++i])
+    else if (k === '--generate-only') a.generateOnly = true
+    else if (k === '--reuse') a.reuse = path.resolve(argv[++i])
+    else if (k === '--render') a.render = path.resolve(argv[++i])
+    else throw new Error(`unknown argument ${k}`)
+  }
+  return a
+}
+
+const MiB = (b) => (b / 1048576).toFixed(0)
+const sec = (ms) => (ms / 1000).toFixed(2)
+const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+function memAvailable() {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))
+  return m ? Number(m[1]) * 1024 : Infinity
+}
+
+/** Waits (polling every 30 s) until MemAvailable is at least `gib` GiB. */
+function waitForMemory(gib) {
+  for (;;) {
+    const free = memAvailable()
+    if (free >= gib * 2 ** 30) return
+    console.error(`  waiting: MemAvailable ${(free / 2 ** 30).toFixed(1)} GiB < ${gib} GiB …`)
+    execFileSync('sleep', ['30'])
+  }
+}
+
+function runChild(argv, opts = {}) {
+  const t = process.hrtime.bigint()
+  const res = spawnSync(process.execPath, argv, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    env: { ...process.env, NODE_HEAPDUMP_OPTIONS: 'nosignal' },
+    ...opts,
+  })
+  const wallMs = Number(process.hrtime.bigint() - t) / 1e6
+  if (res.status !== 0) {
+    return { ok: false, wallMs, error: `${res.status ?? res.signal}: ${(res.stderr || '').trim().split('\n').pop()}` }
+  }
+  const r = JSON.parse(res.stdout.trim().split('\n').pop())
+  return { ok: true, wallMs, peakRss: r.peakRssBytes, r }
+}
+
+// The heap of bench/analyzer/compare.js (small objects, Maps/Sets, long strings, a Map of
+// Leak objects, a WeakMap, closures), `scale` 1 ≈ 255 MB of plain snapshot. With `second`, the
+// process writes a second snapshot after some objects went and others came.
+const MAKE_HEAP = (scale, file, second) => `
+  const v8 = require('node:v8');
+  const { buildHeap } = require(${JSON.stringify(path.join(ROOT, 'bench', 'heaps.js'))});
+  class Leak { constructor(i) { this.i = i; this.tag = 'leak-' + (i % 97); this.at = Date.now() } }
+  const keep = {
+    small: buildHeap('small-objects', 70 * ${scale}).root,
+    maps: buildHeap('maps-sets', 25 * ${scale}).root,
+    strings: buildHeap('strings', 15 * ${scale}).root,
+    leaks: new Map(),
+    weak: new WeakMap(),
+    handlers: [],
+  };
+  for (let i = 0; i < 200000 * ${scale}; i++) keep.leaks.set(i, new Leak(i));
+  for (let i = 0; i < 20000 * ${scale}; i++) { const k = { k: i }; keep.handlers.push(k); keep.weak.set(k, { payload: new Array(4).fill(i) }) }
+  for (let i = 0; i < 20000 * ${scale}; i++) { const n = i; keep.handlers.push(() => n + 1) }
+  globalThis.keep = keep;
+  v8.writeHeapSnapshot(${JSON.stringify(file)});
+  if (${JSON.stringify(second ?? null)}) {
+    class Session { constructor(i) { this.id = i; this.user = 'user-' + i; this.items = [i, i + 1] } }
+    for (let i = 0; i < 100000 * ${scale}; i++) keep.leaks.delete(i * 2);
+    keep.sessions = [];
+    for (let i = 0; i < 150000 * ${scale}; i++) keep.sessions.push(new Session(i));
+    keep.handlers.length = keep.handlers.length >> 1;
+    v8.writeHeapSnapshot(${JSON.stringify(second)});
+  }
+`
+
+function generate(file, scale, second) {
+  if (fs.existsSync(file) && (!second || fs.existsSync(second))) return
+  waitForMemory(scale > 2 ? 10 : 4)
+  console.error(`generating ${path.basename(file)}${second ? ` and ${path.basename(second)}` : ''} …`)
+  execFileSync(process.execPath, ['--max-old-space-size=16384', '-e', MAKE_HEAP(scale, file, second)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+}
+
+/** Bytes of the `strings` section (DevTools parses it as one JS string: ≤ 2^29 - 24 chars). */
+function stringsBytes(file) {
+  try {
+    const out = execFileSync('grep', ['-b', '-o', '-m1', '"strings":\\[', file], { encoding: 'utf8' })
+    return fs.statSync(file).size - Number(out.split(':')[0])
+  } catch {
+    return null
+  }
+}
+
+function devtools(mode, files) {
+  const mb = Math.max(...files.map((f) => fs.statSync(f).size)) / 1e6
+  const heap = Math.max(4096, Math.ceil(6 * mb))
+  return runChild([`--max-old-space-size=${heap}`, path.join(__dirname, 'devtools-child.js'), mode, ...files])
+}
+
+function heapsnap(mode, files) {
+  const code = `
+    const fs = require('node:fs');
+    const h = require(${JSON.stringify(ROOT)});
+    const files = ${JSON.stringify(files)};
+    const peak = () => { const m = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+      return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024 };
+    const p = ${JSON.stringify(mode)} === 'summary' ? h.summary(files[0]) : h.diff(files[0], files[1]);
+    p.then((r) => {
+      const cpu = process.cpuUsage();
+      const out = { tool: 'heapsnap', timings: r.timings, rows: (r.classes || []).length, peakRssBytes: peak(), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+      if (r.file) Object.assign(out, { nodeCount: r.file.nodeCount, edgeCount: r.file.edgeCount });
+      if (r.sameProcess !== undefined) Object.assign(out, { sameProcess: r.sameProcess, allocatedBetween: (r.allocatedBetween || []).length });
+      process.stdout.write(JSON.stringify(out) + '\\n');
+    }, (e) => { console.error(e); process.exit(1) });`
+  return runChild(['-e', code])
+}
+
+function memlabLoad(files) {
+  if (!fs.existsSync(path.join(MEMLAB_DIR, 'node_modules', '@memlab', 'core'))) return null
+  const code = `
+    const fs = require('node:fs');
+    const { createRequire } = require('node:module');
+    const memlab = createRequire(${JSON.stringify(path.join(MEMLAB_DIR, 'package.json'))})('@memlab/core');
+    memlab.config.muteConsole = true;
+    memlab.config.errorHandling = memlab.ErrorHandling.Throw;
+    (async () => {
+      for (const f of ${JSON.stringify(files)}) {
+        let heap = await memlab.utils.getSnapshotFromFile(f, { buildNodeIdIndex: true });
+        new memlab.TraceFinder().calculateAllNodesRetainedSizes(heap);
+        heap = null;
+      }
+      const m = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+      process.stdout.write(JSON.stringify({ peakRssBytes: Number(m[1]) * 1024 }) + '\\n');
+    })().catch((e) => { console.error(e); process.exit(1) });`
+  const mb = Math.max(...files.map((f) => fs.statSync(f).size)) / 1e6
+  return runChild([`--max-old-space-size=${Math.max(4096, Math.ceil(3 * mb))}`, '-e', code])
+}
+
+const cell = (m) =>
+  m && m.ok ? `${sec(m.wallMs)} s | ${MiB(m.peakRss)} MiB` : `${m ? `failed (${m.error})` : '—'} | —`
+const ratio = (dt, hs) =>
+  dt && dt.ok && hs.ok
+    ? `${(dt.wallMs / hs.wallMs).toFixed(1)}× | ${((100 * hs.peakRss) / dt.peakRss).toFixed(0)}%`
+    : '— | —'
+
+// CPU time (user + system, all threads) of each child: less sensitive than wall time to other
+// jobs on a shared machine.
+const cpu = (dt, hs) =>
+  dt && dt.ok && hs.ok && dt.r.cpuMs && hs.r.cpuMs
+    ? `${sec(dt.r.cpuMs)} s / ${sec(hs.r.cpuMs)} s (${(dt.r.cpuMs / hs.r.cpuMs).toFixed(1)}×)`
+    : '—'
+
+function main() {
+  const a = args(process.argv.slice(2))
+  fs.mkdirSync(DIR, { recursive: true })
+  const toolkit = require(path.join(ROOT, 'node_modules', 'heap-snapshot-toolkit', 'package.json')).version
+  if (a.render) return write(a, JSON.parse(fs.readFileSync(a.render, 'utf8')), toolkit)
+  const results = { summary: [], diff: null, synthetic: null, date: new Date().toISOString().slice(0, 10) }
+
+  for (const size of a.sizes) {
+    const file = path.join(DIR, `dt-mixed-${size}mb.heapsnapshot`)
+    generate(file, size / (BYTES_PER_SCALE / 1e6))
+    if (a.generateOnly) continue
+    const bytes = fs.statSync(file).size
+    const strings = stringsBytes(file)
+    console.error(
+      `\n${path.basename(file)}: ${MiB(bytes)} MiB (strings section ${strings === null ? '?' : MiB(strings)} MiB)`,
+    )
+    let dt = null
+    const dtLoad = loadavg()
+    if (size <= a.devtoolsAbove) {
+      if (bytes >= 300e6) waitForMemory(a.minFree)
+      dt = devtools('summary', [file])
+      console.error(
+        `  DevTools model: ${dt.ok ? `${sec(dt.wallMs)} s, ${MiB(dt.peakRss)} MiB ${JSON.stringify(dt.r)}` : dt.error}`,
+      )
+    }
+    if (bytes >= 600e6) waitForMemory(a.minFree)
+    const hsLoad = loadavg()
+    const hs = heapsnap('summary', [file])
+    if (!hs.ok) throw new Error(`heapsnap summary failed: ${hs.error}`)
+    console.error(`  heapsnap: ${sec(hs.wallMs)} s, ${MiB(hs.peakRss)} MiB ${JSON.stringify(hs.r.timings)}`)
+    results.summary.push({ file, bytes, strings, dt, hs, dtLoad, hsLoad })
+  }
+
+  if (a.diff) {
+    const base = path.join(DIR, 'dt-pair-300mb-a.heapsnapshot')
+    const target = path.join(DIR, 'dt-pair-300mb-b.heapsnapshot')
+    generate(base, 300 / (BYTES_PER_SCALE / 1e6), target)
+  }
+  if (a.generateOnly) return
+  if (a.diff) {
+    const base = path.join(DIR, 'dt-pair-300mb-a.heapsnapshot')
+    const target = path.join(DIR, 'dt-pair-300mb-b.heapsnapshot')
+    console.error(`\ndiff ${path.basename(base)} ${path.basename(target)}`)
+    waitForMemory(a.minFree)
+    const dtLoad = loadavg()
+    const dt = devtools('diff', [base, target])
+    console.error(
+      `  DevTools model: ${dt.ok ? `${sec(dt.wallMs)} s, ${MiB(dt.peakRss)} MiB ${JSON.stringify(dt.r)}` : dt.error}`,
+    )
+    const hsLoad = loadavg()
+    const hs = heapsnap('diff', [base, target])
+    if (!hs.ok) throw new Error(`heapsnap diff failed: ${hs.error}`)
+    console.error(`  heapsnap: ${sec(hs.wallMs)} s, ${MiB(hs.peakRss)} MiB ${JSON.stringify(hs.r)}`)
+    waitForMemory(a.minFree)
+    const mlLoad = loadavg()
+    const ml = memlabLoad([base, target])
+    if (ml) console.error(`  memlab load of both: ${ml.ok ? `${sec(ml.wallMs)} s, ${MiB(ml.peakRss)} MiB` : ml.error}`)
+    results.diff = {
+      files: [base, target].map((f) => ({ file: f, bytes: fs.statSync(f).size })),
+      dt,
+      hs,
+      ml,
+      dtLoad,
+      hsLoad,
+      mlLoad,
+    }
+  }
+
+  if (a.synthetic) {
+    waitForMemory(a.minFree)
+    console.error('\nsynthetic (bench/analyzer/synthetic.js)')
+    const load = loadavg()
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'synthetic.js')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    console.error(out.trim())
+    results.synthetic = { out: out.trim(), load }
+  }
+
+  if (a.reuse) {
+    // The diff and synthetic rows of an earlier run (its --json), for those not run now.
+    const old = JSON.parse(fs.readFileSync(a.reuse, 'utf8'))
+    results.diff ??= old.diff
+    results.synthetic ??= old.synthetic
+  }
+  if (a.json) fs.writeFileSync(a.json, JSON.stringify(results, null, 2))
+  write(a, results, toolkit)
+}
+
+function write(a, results, toolkit) {
+  const md = table(results, toolkit)
+  console.log(md)
+  if (a.out) {
+    const marker = '## Speed and memory against the DevTools model'
+    const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : ''
+    const at = old.indexOf(`\n${marker}`)
+    const keep = at >= 0 ? old.slice(0, at) : old
+    fs.writeFileSync(a.out, `${keep.replace(/\n+$/, '')}\n\n${md}`)
+  }
+}
+
+function table(results, toolkit) {
+  const lines = [
+    '## Speed and memory against the DevTools model',
+    '',
+    `Made by \`node bench/analyzer/devtools.js\` on ${results.date ?? new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
+      `${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+      `DevTools model = heap-snapshot-toolkit ${toolkit}. Each run is a fresh process, DevTools then heapsnap back to back; ` +
+      'time is the wall time of the whole process, memory its peak RSS (VmHWM). Load = the 1/5/15-minute load average ' +
+      'before each run (the machine is shared).',
+    '',
+    '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | CPU time DevTools / heapsnap (ratio) | load (DevTools; heapsnap) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const s of results.summary) {
+    const r = s.hs.r
+    lines.push(
+      `| ${path.basename(s.file)} (${MiB(s.bytes)} MiB) | ${r.nodeCount.toLocaleString('en-US')} / ${r.edgeCount.toLocaleString('en-US')} | ` +
+        `${cell(s.dt)} | ${cell(s.hs)} | ${ratio(s.dt, s.hs)} | ${cpu(s.dt, s.hs)} | ${s.dt ? s.dtLoad : '—'}; ${s.hsLoad} |`,
+    )
+  }
+  if (results.diff) {
+    const d = results.diff
+    lines.push(
+      `| diff ${d.files.map((f) => `${path.basename(f.file)} (${MiB(f.bytes)} MiB)`).join(' → ')} | — | ` +
+        `${cell(d.dt)} | ${cell(d.hs)} | ${ratio(d.dt, d.hs)} | ${cpu(d.dt, d.hs)} | ${d.dtLoad}; ${d.hsLoad} |`,
+    )
+    if (d.ml && d.ml.ok) {
+      lines.push(
+        '',
+        `memlab (@memlab/core) has no two-snapshot comparison (its leak finder needs three snapshots), so the diff ` +
+          `row compares against DevTools' own Comparison. memlab's load of both files alone (parse + dominators ` +
+          `+ retained sizes, one after the other in one process) took ${sec(d.ml.wallMs)} s at ${MiB(d.ml.peakRss)} MiB ` +
+          `peak RSS (load ${d.mlLoad}): ${(d.ml.wallMs / d.hs.wallMs).toFixed(1)}× heapsnap's whole diff.`,
+      )
+    }
+  }
+  if (results.synthetic) {
+    const y = JSON.parse(results.synthetic.out)
+    lines.push(
+      '',
+      '| synthetic run (bench/analyzer/synthetic.js) | nodes / edges | heapsnap time (read + dominators) | heapsnap peak RSS | peak RSS / file size | answer | load |',
+      '|---|---|---|---|---|---|---|',
+      `| ${path.basename(y.file)} (${(y.fileBytes / 1e9).toFixed(2)} GB) | ${y.nodes.toLocaleString('en-US')} / ${y.edges.toLocaleString('en-US')} | ` +
+        `${y.wallSeconds.toFixed(2)} s (${y.readSeconds.toFixed(2)} + ${y.dominatorSeconds.toFixed(2)}) | ${MiB(y.peakRssBytes)} MiB | ` +
+        `${y.rssOverFile} | ${y.answer} | ${results.synthetic.load} |`,
+    )
+  }
+  lines.push('')
+  return lines.join('\n')
+}
+
+main()
