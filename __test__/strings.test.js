@@ -138,13 +138,16 @@ test('strings: the retainer path of the nearest copy ends at the holder the chil
   const holder = names.lastIndexOf('DupHolder')
   assert.ok(holder > 0, `path: ${names.join(' → ')}`)
   assert.equal(flat.path[holder].edge, '.copies')
-  assert.equal(flat.path[0].node.name, 'global')
-  assert.equal(flat.path[0].edge, '.dupHolder')
+  // From the global object (named `global`, `global (global*)` on Node 26, where the path may
+  // start at the system object whose `global_object` edge leads to it).
+  const fromGlobal = flat.path.findIndex((s) => s.edge === '.dupHolder')
+  assert.ok(fromGlobal >= 0 && fromGlobal <= 1, `path: ${names.join(' → ')}`)
+  assert.match(flat.path[fromGlobal].node.name, /^global\b/)
   assert.equal(flat.path.at(-1).node.id, flat.object.id)
   assert.equal(flat.object.type, 'string')
   assert.equal(flat.path.at(-1).edge, undefined)
   const cons = r.strings.find((s) => s.value === CONS_TEXT)
-  assert.equal(cons.path[0].edge, '.consHolder')
+  assert.ok(cons.path.slice(0, 2).some((s) => s.edge === '.consHolder'))
   assert.ok(cons.path.some((s) => s.node.name === 'Map'))
 })
 
@@ -206,7 +209,7 @@ test('CLI: heapsnap strings table, --json, exit codes', async () => {
     new RegExp(`^${n(api.groupCount)} texts held by more than one string: ${n(api.stringCount)} strings`, 'm'),
   )
   assert.match(t.out, new RegExp(`… ${n(api.groupCount - 2)} more texts`))
-  assert.match(t.out, /^#1 global @\d+ \.dupHolder → DupHolder @\d+ \.copies → .*\(string\) @\d+$/m)
+  assert.match(t.out, /^#1 (.* → )?global[^@]* @\d+ \.dupHolder → DupHolder @\d+ \.copies → .*\(string\) @\d+$/m)
 
   const j = cli(['strings', file, '--json'])
   assert.equal(j.status, 0, j.err)
