@@ -24,6 +24,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { summaryInChild } = require('./summary-child.js')
+const { MAKE_HEAP } = require('./heap-script.js')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(ROOT, '.cache')
@@ -68,26 +69,6 @@ function ensureMemlab() {
   )
   return MEMLAB_VERSION
 }
-
-// The heap of the generated snapshots; `scale` 1 is about 300 MB of plain snapshot.
-const MAKE_HEAP = (scale, file) => `
-  const v8 = require('node:v8');
-  const { buildHeap } = require(${JSON.stringify(path.join(ROOT, 'bench', 'heaps.js'))});
-  class Leak { constructor(i) { this.i = i; this.tag = 'leak-' + (i % 97); this.at = Date.now() } }
-  const keep = {
-    small: buildHeap('small-objects', 70 * ${scale}).root,
-    maps: buildHeap('maps-sets', 25 * ${scale}).root,
-    strings: buildHeap('strings', 15 * ${scale}).root,
-    leaks: new Map(),
-    weak: new WeakMap(),
-    handlers: [],
-  };
-  for (let i = 0; i < 200000 * ${scale}; i++) keep.leaks.set(i, new Leak(i));
-  for (let i = 0; i < 20000 * ${scale}; i++) { const k = { k: i }; keep.handlers.push(k); keep.weak.set(k, { payload: new Array(4).fill(i) }) }
-  for (let i = 0; i < 20000 * ${scale}; i++) { const n = i; keep.handlers.push(() => n + 1) }
-  globalThis.keep = keep;
-  v8.writeHeapSnapshot(${JSON.stringify(file)});
-`
 
 // A heap of many small records, each with its own short string: `scale` 1 is about 300 MB.
 const MAKE_ITEMS = (scale, file) => `
