@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
-const { tmpdir, ls, countIn, runNodeOk, NODE, ROOT } = require('./helpers')
+const { tmpdir, ls, countIn, parseSnapshot, runNodeOk, NODE, ROOT } = require('./helpers')
 const cgroups = require('./cgroup')
 
 const MiB = 2 ** 20
@@ -208,6 +208,80 @@ test(
       assert.match(s.stderr, /^heapsnap: not enough memory for a heap snapshot: /m)
     }
     assert.match(s.stderr, /heap out of memory|Reached heap limit/i, "V8's own out-of-memory error")
+  }),
+)
+
+/**
+ * A heap of one long array: 1 M references to a single object, 8 MB of heap. V8 names each
+ * slot of the array's backing store by its index and keeps a 1 KiB buffer per distinct name,
+ * so its snapshot needs ~1.2 GiB, 100x the heap: past a cheap bound that only looks at the
+ * heap's size (this dump was OOM-killed in a 600 MiB cgroup before the model counted it).
+ */
+function longArray(onGo) {
+  return `
+    const heapsnap = require(${JSON.stringify(ROOT)});
+    const shared = { name: 'shared' };
+    globalThis.slots = new Array(1_000_000).fill(shared);
+    console.log('ready ' + process.memoryUsage.rss());
+    process.stdin.once('data', async () => {
+      const out = await (async () => { ${onGo} })();
+      console.log(JSON.stringify(out));
+      process.exit(0);
+    });
+  `
+}
+
+test(
+  'a long array in a 600 MiB cgroup: its ~1.2 GiB dump is refused, not OOM-killed',
+  { timeout: 120_000 },
+  withCgroup(600 * MiB, async (t, cg) => {
+    const dir = tmpdir('cg-array')
+    const s = startIn(
+      cg,
+      longArray(`
+        try { await heapsnap.snapshot({ dir: ${JSON.stringify(dir)} }); return { snapshot: 'written' } }
+        catch (e) { return { code: e.code, needed: e.needed, available: e.available } }
+      `),
+      { cwd: dir },
+    )
+    await s.waitFor(/^ready (\d+)$/m, 60_000)
+    s.child.kill('SIGUSR2')
+    const line = await s.waitFor(/^heapsnap: not enough memory for a heap snapshot: .*$/m, 60_000, 'stderr')
+    t.diagnostic(`stderr: ${line[0]}`)
+    s.child.stdin.write('go\n')
+    const { code, signal } = await s.exited
+    assert.equal(signal, null, `no kill: ${s.stderr}`)
+    assert.equal(code, 0, s.stderr)
+    const out = JSON.parse(s.stdout.trim().split('\n').pop())
+    assert.equal(out.code, 'ERR_HEAPSNAP_NO_HEADROOM', JSON.stringify(out))
+    assert.ok(out.needed > 1024 * MiB, `needed ${out.needed}: the index names are counted`)
+    assert.deepEqual(ls(dir), [], 'no file, no .tmp')
+    assert.equal(cg.oomKills(), 0, "the kernel's OOM killer did not run")
+  }),
+)
+
+test(
+  'a long array in a 2 GiB cgroup: dumped, and the prediction is not short',
+  { timeout: 180_000 },
+  withCgroup(2048 * MiB, async (t, cg) => {
+    const dir = tmpdir('cg-array2g')
+    const s = startIn(cg, longArray(`return await heapsnap.snapshot({ dir: ${JSON.stringify(dir)} })`), { cwd: dir })
+    await s.waitFor(/^ready (\d+)$/m, 60_000)
+    s.child.stdin.write('go\n')
+    const { code, signal } = await s.exited
+    assert.equal(signal, null, s.stderr)
+    assert.equal(code, 0, s.stderr)
+    const r = JSON.parse(s.stdout.trim().split('\n').pop())
+    t.diagnostic(
+      `peak growth ${Math.round(r.peakRssBytes / MiB)} MiB, predicted ${Math.round(r.predictedPeakBytes / MiB)} MiB ` +
+        `for ${r.objectCount} objects`,
+    )
+    assert.ok(r.peakRssBytes > 900 * MiB, 'the index names cost what the model says they do')
+    assert.ok(r.predictedPeakBytes >= r.peakRssBytes * 0.9, 'the prediction is not short by more than 10%')
+    assert.ok(r.predictedPeakBytes <= r.peakRssBytes * 1.5, 'nor far over')
+    // The array's last slot is named by its index: the name the model counts.
+    assert.ok(parseSnapshot(r.path).strings.includes('999999'), 'the snapshot names slot 999999')
+    assert.equal(cg.oomKills(), 0)
   }),
 )
 

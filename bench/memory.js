@@ -34,7 +34,7 @@ const GiB = 1024 * MiB
 
 // The model's constants (src/core/memory.rs), to print the cheap bound beside the prediction.
 // The model's own figures come from the addon (src/core/memory.rs owns them).
-const { predictDumpPeak, dumpWorstCase } = require('../lib/binding')
+const { predictDumpPeak, dumpWorstCase, modelHeap } = require('../lib/binding')
 
 // ---------------------------------------------------------------------------------------------
 // Child: one row.
@@ -85,13 +85,16 @@ async function child(config) {
   const buildMs = Date.now() - t0
   if (typeof globalThis.gc === 'function') globalThis.gc()
   const heapUsed = process.memoryUsage().heapUsed
+  // What the model reads of the heap before a dump (used bytes, large-object bytes).
+  const heap = modelHeap()
+  if (config.heapOnly) return { units, heap }
 
   const first = await measuredDump(heapsnap, config.dir)
   await sleep(2000)
   const rssAfter2s = status().rss
   const second = await measuredDump(heapsnap, config.dir)
   if (globalThis.memoryBenchHeap.length !== units) throw new Error('heap lost')
-  return { units, buildMs, heapUsed, first, rssAfter2s, second }
+  return { units, buildMs, heapUsed, heap, first, rssAfter2s, second }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,6 +129,7 @@ function parseArgs(argv) {
     else if (k === '--max-peak-gib') a.maxPeakGiB = Number(v())
     else if (k === '--retry') a.retry = true
     else if (k === '--render') a.renderOnly = true
+    else if (k === '--backfill-heap') a.backfill = true
     else if (k === '--no-render') a.render = false
     else throw new Error(`unknown option ${k}`)
   }
@@ -156,7 +160,7 @@ function memAvailable() {
  * measurement, the model's worst case (20 × heap).
  */
 function expectedPeak(rows, shape, mb) {
-  let perHeapByte = dumpWorstCase(MiB) / MiB
+  let perHeapByte = dumpWorstCase({ heapUsed: MiB, largeObjectBytes: 0 }) / MiB
   const seen = rows.filter((r) => !r.error && r.shape === shape).map((r) => r.first.growth / r.heapUsed)
   if (seen.length) perHeapByte = Math.max(...seen) * 1.1
   const heap = mb * MiB
@@ -186,6 +190,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2))
   const { SHAPES } = require('./heaps')
   if (opts.renderOnly) return render(opts.results)
+  if (opts.backfill) return backfillHeap(opts.results)
   const shapes = opts.shapes || Object.keys(SHAPES)
   for (const s of shapes) if (!SHAPES[s]) throw new Error(`unknown shape ${s}`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
@@ -232,6 +237,24 @@ async function main() {
   if (opts.render) render(opts.results)
 }
 
+/**
+ * Rows measured before the model read large-object bytes: rebuild each row's heap (the
+ * builders are deterministic) in a fresh child of the same Node version, and record what the
+ * model reads of it, without dumping.
+ */
+async function backfillHeap(file) {
+  const rows = readResults(file)
+  for (const r of rows) {
+    if (r.error || (r.heap && r.heap.v8Major)) continue
+    const bin = nodeBinary(r.node)
+    const got = await runChild(bin, { shape: r.shape, mb: r.mb, heapOnly: true }, 600000)
+    if (got.error || got.units !== r.units) throw new Error(`${key(r)}: ${got.error || 'another heap'}`)
+    r.heap = got.heap
+    console.log(key(r), JSON.stringify(r.heap))
+    fs.writeFileSync(file, rows.map((x) => JSON.stringify(x)).join('\n') + '\n')
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report.
 
@@ -245,8 +268,8 @@ function render(resultsFile) {
     (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
   )
   const lines = [
-    '| Node | shape | heap MiB | objects | RSS before MiB | peak growth MiB | model MiB (no history) | model/meas. | 2nd dump: peak growth MiB | model MiB (history) | model/meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| Node | shape | heap MiB | large objects MiB | objects | RSS before MiB | peak growth MiB | model MiB (no history) | model/meas. | 2nd dump: peak growth MiB | model MiB (history) | model/meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const r of rows) {
     if (r.error) {
@@ -258,13 +281,15 @@ function render(resultsFile) {
     // The model as it stands, on this row's figures: without history for the first dump; for
     // the second, the first's growth counted from the lower of the RSS before it and after it
     // (as the library learns it).
-    const modelFirst = predictDumpPeak(a.objects, r.heapUsed, null)
-    const learned = (a.rssBefore + a.growth - Math.min(a.rssBefore, r.rssAfter2s)) / a.objects
-    const modelSecond = predictDumpPeak(b.objects, r.heapUsed, learned)
+    const heap = r.heap || { heapUsed: r.heapUsed, largeObjectBytes: 0 }
+    const modelFirst = predictDumpPeak(a.objects, heap, null)
+    const learned = a.rssBefore + a.growth - Math.min(a.rssBefore, r.rssAfter2s)
+    const modelSecond = predictDumpPeak(b.objects, heap, { growth: learned, objects: a.objects, heap })
     const cells = [
       r.version,
       r.shape,
       mib(r.heapUsed),
+      r.heap ? (r.heap.largeObjectBytes / MiB).toFixed(1) : '-',
       a.objects,
       mib(a.rssBefore),
       mib(a.growth),
@@ -275,7 +300,7 @@ function render(resultsFile) {
       ratio(modelSecond, b.growth),
       a.objects ? (a.growth / a.objects).toFixed(0) : '-',
       mib(r.rssAfter2s),
-      mib(dumpWorstCase(r.heapUsed)),
+      mib(dumpWorstCase(heap)),
       (a.generateMs / 1000).toFixed(1),
       (a.serializeMs / 1000).toFixed(1),
     ]

@@ -99,7 +99,11 @@ function triggerOptions(options, keys, where) {
 
 /** What JavaScript can tell the sidecar that Rust cannot read itself. */
 function figures() {
-  return JSON.stringify({ memoryUsage: process.memoryUsage(), heapStatistics: v8.getHeapStatistics() })
+  return JSON.stringify({
+    memoryUsage: process.memoryUsage(),
+    heapStatistics: v8.getHeapStatistics(),
+    heapSpaceStatistics: v8.getHeapSpaceStatistics(),
+  })
 }
 
 /**

@@ -16,7 +16,7 @@ use super::progress_pair;
 use crate::core::dump::{self, DumpPlan};
 use crate::core::error::Refusal;
 use crate::core::error::SnapError;
-use crate::core::memory::{self, Headroom};
+use crate::core::memory::{self, Headroom, Heap, Learned};
 use crate::core::naming;
 use crate::core::progress::Progress;
 use crate::core::sink::{DumpStats, Notify, Outcome, Pending, Sink, SinkSpec, CHUNK_BYTES};
@@ -137,27 +137,45 @@ fn v8_figures() -> (Value, Value) {
     (memory, stats)
 }
 
-/// What this process's previous dump measured: peak RSS growth per snapshot object and per byte
-/// of used heap. A process's heap shape changes slowly, so this predicts its next dump well.
-#[derive(Clone, Copy)]
-struct History {
-    per_object: f64,
-    per_heap_byte: f64,
-}
+/// What this process's previous dump taught. A process's heap shape changes slowly, so this
+/// predicts its next dump well.
+static HISTORY: Mutex<Option<Learned>> = Mutex::new(None);
 
-static HISTORY: Mutex<Option<History>> = Mutex::new(None);
-
-fn history() -> Option<History> {
+fn history() -> Option<Learned> {
     *lock(&HISTORY)
 }
 
-/// A prediction without an object count: the previous dump's growth per heap byte, or the
-/// worst case.
-fn by_heap_size(heap_used: u64, hist: Option<History>) -> u64 {
-    match hist {
-        Some(h) => (heap_used as f64 * h.per_heap_byte * memory::HISTORY_SLACK) as u64,
-        None => memory::worst_case(heap_used),
-    }
+/// The heap as the memory model sees it, read without JavaScript (None where V8's entry
+/// points are missing).
+fn heap_now() -> Option<Heap> {
+    let used = v8::heap_statistics()?.used_heap_size;
+    let spaces = v8::heap_spaces().unwrap_or_default();
+    Some(Heap {
+        used,
+        large_objects: Heap::large_objects_of(spaces.iter().map(|(n, u)| (n.as_str(), *u))),
+        v8_major: v8::v8_major().unwrap_or(0),
+    })
+}
+
+/// The heap from the figures the JS layer read (`v8.getHeapStatistics()`,
+/// `v8.getHeapSpaceStatistics()`), for the JS engine where V8's entry points are missing.
+fn heap_of_figures(figures: Option<&Map<String, Value>>) -> Option<Heap> {
+    let f = figures?;
+    let used = f.get("heapStatistics")?.get("used_heap_size")?.as_u64()?;
+    let spaces = f.get("heapSpaceStatistics").and_then(Value::as_array);
+    let large_objects = spaces.map_or(0, |list| {
+        Heap::large_objects_of(list.iter().filter_map(|s| {
+            Some((
+                s.get("space_name")?.as_str()?,
+                s.get("space_used_size")?.as_u64()?,
+            ))
+        }))
+    });
+    Some(Heap {
+        used,
+        large_objects,
+        v8_major: 0,
+    })
 }
 
 /// The memory check of one native dump, fed by V8's progress reports: before V8 allocates the
@@ -166,8 +184,8 @@ fn by_heap_size(heap_used: u64, hist: Option<History>) -> u64 {
 struct Guard {
     headroom: Headroom,
     rss_before: u64,
-    heap_used: u64,
-    history: Option<f64>,
+    heap: Heap,
+    history: Option<Learned>,
     predicted: Option<u64>,
     refused: Option<Refusal>,
 }
@@ -185,7 +203,7 @@ impl Guard {
     /// `false`: abort the dump.
     fn check(&mut self, total: u32) -> bool {
         if self.predicted.is_none() {
-            let predicted = memory::predict(u64::from(total), self.heap_used, self.history);
+            let predicted = memory::predict(u64::from(total), self.heap, self.history);
             self.predicted = Some(predicted);
             if !memory::fits(predicted, &self.headroom) {
                 return self.refuse(predicted);
@@ -284,13 +302,13 @@ impl v8::SnapshotOutput for Feed {
 }
 
 /// Whether the cheap bound fails for this heap: a limit is known and even the worst shape of
-/// `heap_used` bytes would not fit. Then a full GC comes first: V8's snapshot collects all
+/// its size would not fit. Then a full GC comes first: V8's snapshot collects all
 /// garbage before it counts anyway, so the bound is taken on the heap that will be walked
 /// (the memory test's service on Node 26: 102 MiB of heap before, 86 MiB after).
-fn tight(plan: &DumpPlan, heap_used: Option<u64>) -> bool {
+fn tight(plan: &DumpPlan, heap: Option<Heap>) -> bool {
     plan.memory_check
         && memory::headroom()
-            .is_some_and(|h| !memory::fits(memory::worst_case(heap_used.unwrap_or(0)), &h))
+            .is_some_and(|h| !memory::fits(memory::worst_case(heap.unwrap_or_default()), &h))
 }
 
 /// The memory check before a dump. `Err`: refused at once (even the JS engine, which cannot
@@ -299,7 +317,7 @@ fn tight(plan: &DumpPlan, heap_used: Option<u64>) -> bool {
 fn preflight(
     plan: &DumpPlan,
     native: bool,
-    heap_used: Option<u64>,
+    heap: Option<Heap>,
     rss_before: u64,
 ) -> std::result::Result<Option<Guard>, Refusal> {
     if !plan.memory_check {
@@ -308,9 +326,9 @@ fn preflight(
     let Some(headroom) = memory::headroom() else {
         return Ok(None);
     };
-    let heap_used = heap_used.unwrap_or(0);
+    let heap = heap.unwrap_or_default();
     // The cheap bound first: a roomy machine pays no counting pass.
-    if memory::fits(memory::worst_case(heap_used), &headroom) {
+    if memory::fits(memory::worst_case(heap), &headroom) {
         return Ok(None);
     }
     let hist = history();
@@ -318,14 +336,14 @@ fn preflight(
         return Ok(Some(Guard {
             headroom,
             rss_before,
-            heap_used,
-            history: hist.map(|h| h.per_object),
+            heap,
+            history: hist,
             predicted: None,
             refused: None,
         }));
     }
     // The JS engine cannot be stopped halfway: it needs a history that says it fits.
-    let needed = by_heap_size(heap_used, hist);
+    let needed = memory::predict_by_size(heap, hist);
     if memory::fits(needed, &headroom) {
         Ok(None)
     } else {
@@ -341,7 +359,7 @@ fn preflight(
 /// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump. The
 /// growth is counted from the lower of the RSS before the dump and the RSS after the trim:
 /// memory freed before the dump but still counted in RSS would otherwise hide part of it.
-fn after_dump(stats: &DumpStats, heap_used: Option<u64>, rss_before: u64) {
+fn after_dump(stats: &DumpStats, heap: Option<Heap>, rss_before: u64) {
     let (peak, objects) = (stats.peak_rss_bytes, stats.object_count);
     std::thread::spawn(move || {
         os::malloc_trim();
@@ -350,11 +368,8 @@ fn after_dump(stats: &DumpStats, heap_used: Option<u64>, rss_before: u64) {
         };
         let floor = memory::rss_bytes().map_or(rss_before, |r| r.min(rss_before));
         let growth = (rss_before + peak).saturating_sub(floor);
-        if objects > 0 && growth > 0 {
-            *lock(&HISTORY) = Some(History {
-                per_object: growth as f64 / objects as f64,
-                per_heap_byte: growth as f64 / heap_used.unwrap_or(1).max(1) as f64,
-            });
+        if let (true, Some(heap)) = (objects > 0 && growth > 0, heap) {
+            *lock(&HISTORY) = Some(Learned::from_dump(growth, objects, heap));
         }
     });
 }
@@ -476,13 +491,13 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             // A dump waits for this thread's background serialization and frees its snapshot
             // first: the memory check must not run while another snapshot is alive.
             v8::settle_background(true, false);
-            let mut heap_used = v8::heap_statistics().map(|h| h.used_heap_size);
-            if req.may_collect && tight(&plan, heap_used) && v8::collect_garbage() {
-                heap_used = v8::heap_statistics().map(|h| h.used_heap_size);
+            let mut heap = heap_now();
+            if req.may_collect && tight(&plan, heap) && v8::collect_garbage() {
+                heap = heap_now();
             }
             let rss_before = memory::rss_bytes().unwrap_or(0);
             let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
-            let guard = match preflight(&plan, true, heap_used, rss_before) {
+            let guard = match preflight(&plan, true, heap, rss_before) {
                 Ok(g) => g,
                 Err(r) => {
                     sink.abort();
@@ -546,13 +561,13 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     serialize_ms: Some(report.serialize_ms),
                     object_count: report.node_count,
                     predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
-                        report.node_count.map(|n| {
-                            memory::predict(n, heap_used.unwrap_or(0), hist.map(|h| h.per_object))
-                        })
+                        report
+                            .node_count
+                            .map(|n| memory::predict(n, heap.unwrap_or_default(), hist))
                     }),
                     peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
                 };
-                after_dump(&stats, heap_used, rss_before);
+                after_dump(&stats, heap, rss_before);
                 sink.set_stats(stats);
                 // Inline: the JS thread was blocked until now. Background: until generation
                 // ended.
@@ -672,12 +687,8 @@ pub fn dump_paths(options: DumpOptions) -> Result<DumpPaths> {
     let req = request_of(&options)?;
     let path = req.path.clone().unwrap_or_else(|| req.plan.next_path());
     // The JS engine's memory check happens here, before v8.writeHeapSnapshot runs.
-    let heap_used = v8::heap_statistics().map(|h| h.used_heap_size).or_else(|| {
-        req.figures
-            .as_ref()
-            .and_then(|f| f.get("heapStatistics")?.get("used_heap_size")?.as_u64())
-    });
-    let refused = preflight(&req.plan, false, heap_used, 0)
+    let heap = heap_now().or_else(|| heap_of_figures(req.figures.as_ref()));
+    let refused = preflight(&req.plan, false, heap, 0)
         .err()
         .map(|r| SnapError::no_headroom(&path, r).into());
     Ok(DumpPaths {
@@ -743,7 +754,7 @@ impl v8::SnapshotOutput for Counter {
 pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
     let headroom = memory::headroom();
     let hist = history();
-    let heap_used = v8::heap_statistics().map(|h| h.used_heap_size).unwrap_or(0);
+    let heap = heap_now().unwrap_or_default();
     let mut object_count = None;
     let predicted = if count {
         let mut counter = Counter { total: None };
@@ -754,9 +765,9 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
             )
         })?;
         object_count = Some(f64::from(total));
-        memory::predict(u64::from(total), heap_used, hist.map(|h| h.per_object))
+        memory::predict(u64::from(total), heap, hist)
     } else {
-        by_heap_size(heap_used, hist)
+        memory::predict_by_size(heap, hist)
     };
     Ok(DumpEstimate {
         predicted_peak_bytes: predicted as f64,
@@ -767,20 +778,58 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
     })
 }
 
-/// The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
-/// peak RSS growth of a dump of `objects` objects in a heap of `heapUsed` bytes, given the
-/// bytes per object a previous dump of the process measured (or none).
-#[napi]
-pub fn predict_dump_peak(objects: f64, heap_used: f64, history_per_object: Option<f64>) -> f64 {
-    memory::predict(
-        objects.max(0.0) as u64,
-        heap_used.max(0.0) as u64,
-        history_per_object,
-    ) as f64
+/// The heap as the memory model sees it now (for bench/memory.js).
+#[napi(object)]
+pub struct ModelHeap {
+    pub heap_used: f64,
+    pub large_object_bytes: f64,
+    /// V8's major version (0 or absent: unknown).
+    pub v8_major: Option<u32>,
 }
 
-/// The model's cheap bound: what a dump of a heap of `heapUsed` bytes can need at most.
+/// What the memory model reads of the heap before a dump (for bench/memory.js).
 #[napi]
-pub fn dump_worst_case(heap_used: f64) -> f64 {
-    memory::worst_case(heap_used.max(0.0) as u64) as f64
+pub fn model_heap() -> Option<ModelHeap> {
+    heap_now().map(|h| ModelHeap {
+        heap_used: h.used as f64,
+        large_object_bytes: h.large_objects as f64,
+        v8_major: Some(h.v8_major),
+    })
+}
+
+fn heap_of(m: &ModelHeap) -> Heap {
+    Heap {
+        used: m.heap_used.max(0.0) as u64,
+        large_objects: m.large_object_bytes.max(0.0) as u64,
+        v8_major: m.v8_major.unwrap_or(0),
+    }
+}
+
+/// A previous dump, as the memory model learns from it (for bench/memory.js).
+#[napi(object)]
+pub struct ModelDump {
+    pub growth: f64,
+    pub objects: f64,
+    pub heap: ModelHeap,
+}
+
+/// The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
+/// peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
+/// `previous` (or none).
+#[napi]
+pub fn predict_dump_peak(objects: f64, heap: ModelHeap, previous: Option<ModelDump>) -> f64 {
+    let learned = previous.map(|p| {
+        Learned::from_dump(
+            p.growth.max(0.0) as u64,
+            p.objects.max(0.0) as u64,
+            heap_of(&p.heap),
+        )
+    });
+    memory::predict(objects.max(0.0) as u64, heap_of(&heap), learned) as f64
+}
+
+/// The model's cheap bound: what a dump of `heap` can need at most.
+#[napi]
+pub fn dump_worst_case(heap: ModelHeap) -> f64 {
+    memory::worst_case(heap_of(&heap)) as f64
 }

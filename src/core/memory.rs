@@ -72,23 +72,105 @@ pub fn peak_rss_bytes() -> Option<u64> {
 // ---------------------------------------------------------------------------------------------
 // The model of a dump's memory (bench/MEMORY.md has the measurements behind these numbers).
 
-/// Peak RSS growth of a dump per byte of used JS heap on the worst heap shape measured
-/// (bench/MEMORY.md: many small objects, 22.9–24.3 on Node 18–26), plus 15%. When even this
-/// fits, the dump goes ahead without V8's counting pass.
-pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 28.0;
-/// Peak RSS growth per snapshot object when the process has no history: the worst
-/// object-dense shape measured (bench/MEMORY.md: 1,472 bytes, small objects on Node 20) plus
-/// 12%. Conservative by design: shapes of few edges per object (Maps, closures, number arrays)
-/// need 2–7× less, which the process's own history then says.
-pub const DEFAULT_BYTES_PER_OBJECT: f64 = 1650.0;
+/// What the model knows of the heap before V8 allocates the snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Heap {
+    /// Used JS heap bytes (`HeapStatistics::used_heap_size`).
+    pub used: u64,
+    /// Bytes in the large-object spaces that can hold arrays of references.
+    pub large_objects: u64,
+    /// V8's major version (0: unknown). Snapshot objects cost more on some (Maps and Sets on
+    /// V8 14 need twice the bytes of V8 10–13).
+    pub v8_major: u32,
+}
+
+/// The longest array a regular heap page can hold: 128 KiB of 8-byte slots. Longer ones live in
+/// a large-object space.
+pub const REGULAR_ARRAY_SLOTS: u64 = 16 * 1024;
+/// Peak growth per distinct array index the snapshot names. V8 names the edges of an array's
+/// backing store by the index (`SetInternalReference` → `StringsStorage::GetName(int)`), and
+/// `GetFormatted` keeps a 1,024-byte buffer per distinct name for as long as the snapshot
+/// lives: an array of 770 k references to one object costs 876 MiB, whatever it points at.
+/// 1,200 bytes measured per index (Node 20 and 26, 0.2–1.54 M slots: buffer, edge, child
+/// pointer, hash entry), plus 4%.
+pub const INDEX_NAME_BYTES: u64 = 1_250;
+
+impl Heap {
+    /// Peak growth per snapshot object without history, apart from the index names.
+    pub fn default_bytes_per_object(&self) -> f64 {
+        if (10..14).contains(&self.v8_major) {
+            DEFAULT_BYTES_PER_OBJECT
+        } else {
+            DEFAULT_BYTES_PER_OBJECT_V8_14
+        }
+    }
+
+    /// The large-object bytes among a heap's spaces (V8's `HeapSpaceStatistics`: name, used
+    /// bytes): every `*large_object_space` but the code one. Objects above the regular size
+    /// limit live there, such as the backing store of an array of more than 16 K elements.
+    pub fn large_objects_of<'a>(spaces: impl IntoIterator<Item = (&'a str, u64)>) -> u64 {
+        spaces
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("large_object_space") && !name.starts_with("code"))
+            .map(|(_, used)| used)
+            .sum()
+    }
+
+    /// The most distinct index names a dump can create: the longest reference array's length,
+    /// at most the large-object bytes in 8-byte slots (other large objects, such as long
+    /// strings, only make this an overestimate).
+    pub fn index_names(&self) -> u64 {
+        REGULAR_ARRAY_SLOTS.max(self.large_objects / 8)
+    }
+
+    fn index_bytes(&self) -> u64 {
+        self.index_names().saturating_mul(INDEX_NAME_BYTES)
+    }
+}
+
+/// Peak RSS growth of a dump per byte of used JS heap, apart from the index names, on the
+/// worst heap shape measured (bench/MEMORY.md: Maps/Sets on Node 26, 12.4), plus 30%. With the
+/// index names and the writer this is the cheap bound: when it fits, the dump goes ahead
+/// without V8's counting pass.
+pub const WORST_GROWTH_PER_HEAP_BYTE: f64 = 16.0;
+/// Peak RSS growth per snapshot object, apart from the index names, when the process has no
+/// history, on V8 10–13 (Node 18–24): the worst shape measured (bench/MEMORY.md: small
+/// objects on Node 20, 350 bytes) plus 14%. Heaps of other shapes need 150–340, which the
+/// process's own history then says.
+pub const DEFAULT_BYTES_PER_OBJECT: f64 = 400.0;
+/// The same on V8 14 (Node 25–26) and any V8 not known: Maps and Sets measured 623–751 bytes
+/// there (bench/MEMORY.md), plus 6%.
+pub const DEFAULT_BYTES_PER_OBJECT_V8_14: f64 = 800.0;
 /// Without history, this much per byte of used heap on top: V8 copies string text (up to 1 KiB
-/// a string) into the snapshot, which an object count does not see (500 MB of long strings
-/// needed 1,944 bytes an object).
+/// a string) into the snapshot, which an object count does not see.
 pub const DEFAULT_PER_HEAP_BYTE: f64 = 0.5;
-/// With a previous dump's own bytes per object, this much on top (heap shapes drift).
+/// With a previous dump's own figures, this much on top (heap shapes drift).
 pub const HISTORY_SLACK: f64 = 1.10;
+/// The least a snapshot object costs (its entry, its id and its edges), for a history whose
+/// index names were overestimated.
+pub const MIN_BYTES_PER_OBJECT: f64 = 150.0;
 /// The writer's own memory: 32 MiB in flight and its buffers.
 pub const WRITER_BYTES: u64 = 48 << 20;
+
+/// What a finished dump teaches about the next one: its growth, apart from the index names,
+/// per snapshot object and per heap byte.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    pub per_object: f64,
+    pub per_heap_byte: f64,
+}
+
+impl Learned {
+    /// From a dump of `objects` objects in `heap` that grew RSS by `growth` bytes (counted
+    /// from the lower of the RSS before it and after its trim: where the next one starts).
+    pub fn from_dump(growth: u64, objects: u64, heap: Heap) -> Learned {
+        let rest = growth.saturating_sub(heap.index_bytes()) as f64;
+        Learned {
+            per_object: (rest / objects.max(1) as f64).max(MIN_BYTES_PER_OBJECT),
+            per_heap_byte: rest / heap.used.max(1) as f64,
+        }
+    }
+}
 
 /// How much must stay free beyond the prediction, for the process's own allocations while the
 /// dump runs: 64 MiB or 5% of the headroom.
@@ -96,31 +178,38 @@ pub fn margin(available: u64) -> u64 {
     (64u64 << 20).max(available / 20)
 }
 
-/// The cheap bound: what a dump of a heap with `heap_used` bytes can need at most.
-pub fn worst_case(heap_used: u64) -> u64 {
-    (heap_used as f64 * WORST_GROWTH_PER_HEAP_BYTE) as u64 + WRITER_BYTES
+/// The cheap bound: what a dump of `heap` can need at most.
+pub fn worst_case(heap: Heap) -> u64 {
+    (heap.used as f64 * WORST_GROWTH_PER_HEAP_BYTE) as u64 + heap.index_bytes() + WRITER_BYTES
 }
 
-/// The predicted peak RSS growth of a dump of `objects` objects in a heap of `heap_used`
-/// bytes. `history`: the bytes per object this process's previous dump measured (which
-/// includes the writer's share). Without history, the lower of two bounds that each hold for
-/// the worst shape measured: per object (dense heaps of small records) and per heap byte
-/// (`worst_case`). A heap of many strings has many cheap objects: the count alone predicted
-/// 3.5 GiB for the memory test's service on Node 26, which needed 1.3 GiB; its heap bound
-/// is 2.4 GiB.
-pub fn predict(objects: u64, heap_used: u64, history: Option<f64>) -> u64 {
-    match history {
-        Some(h) => (objects as f64 * h * HISTORY_SLACK) as u64,
+/// The predicted peak RSS growth of a dump of `objects` objects in `heap`, given what this
+/// process's previous dump taught (or nothing). Without history, the lower of two bounds that
+/// each hold for the worst shape measured: per object and per heap byte (`worst_case`). Both
+/// add the index names, which depend on the longest array, not on the object count.
+pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>) -> u64 {
+    match learned {
+        Some(l) => (objects as f64 * l.per_object * HISTORY_SLACK) as u64 + heap.index_bytes(),
         None => {
-            let by_count = (objects as f64 * DEFAULT_BYTES_PER_OBJECT
-                + heap_used as f64 * DEFAULT_PER_HEAP_BYTE) as u64
+            let by_count = (objects as f64 * heap.default_bytes_per_object()
+                + heap.used as f64 * DEFAULT_PER_HEAP_BYTE) as u64
+                + heap.index_bytes()
                 + WRITER_BYTES;
-            if heap_used == 0 {
+            if heap.used == 0 {
                 by_count // the heap's size is not known: only the count says anything
             } else {
-                by_count.min(worst_case(heap_used))
+                by_count.min(worst_case(heap))
             }
         }
+    }
+}
+
+/// A prediction without an object count (the JS engine, `estimate()` without `count`): the
+/// previous dump's growth per heap byte, or the cheap bound.
+pub fn predict_by_size(heap: Heap, learned: Option<Learned>) -> u64 {
+    match learned {
+        Some(l) => (heap.used as f64 * l.per_heap_byte * HISTORY_SLACK) as u64 + heap.index_bytes(),
+        None => worst_case(heap),
     }
 }
 
@@ -399,33 +488,94 @@ mod tests {
         );
     }
 
+    fn heap(used_mib: u64) -> Heap {
+        Heap {
+            used: used_mib << 20,
+            large_objects: 0,
+            v8_major: 12,
+        }
+    }
+
     #[test]
     fn the_model_is_conservative_without_history() {
         let h = Headroom {
             available: 700 << 20,
             source: LimitSource::Cgroup1,
         };
-        // The 700k-object service: 1.44 M snapshot objects, 1,154 MiB measured.
-        let needed = predict(1_443_582, 63 << 20, None);
+        // The 700k-object service: 1.44 M snapshot objects, one 700 k-element array (5.6 MB
+        // in large objects), 1,154 MiB measured.
+        let service = Heap {
+            used: 63 << 20,
+            large_objects: 5_600_000,
+            v8_major: 12,
+        };
+        let needed = predict(1_443_582, service, None);
         assert!(needed > 1_154 << 20);
         assert!(!fits(needed, &h));
-        // 400 bytes an object measured last time: 1.44 M objects need ~600 MiB.
-        assert!(predict(1_443_582, 63 << 20, Some(400.0)) < 640 << 20);
-        assert!(fits(worst_case(10 << 20), &h));
-        assert!(!fits(worst_case(63 << 20), &h));
+        // 300 bytes an object besides the index names measured last time.
+        let learned = Learned {
+            per_object: 300.0,
+            per_heap_byte: 7.0,
+        };
+        let again = predict(1_443_582, service, Some(learned));
+        assert!(again > 1_154 << 20 && again < 1_400 << 20, "{again}");
+        assert!(fits(worst_case(heap(10)), &h));
+        assert!(!fits(worst_case(service), &h));
         assert_eq!(margin(100), 64 << 20);
+    }
+
+    #[test]
+    fn a_long_array_costs_its_index_names() {
+        // 770 k references to one object: 6 MB of large objects, 5 MB of other heap, 53 k
+        // snapshot objects, and 876 MiB of growth (Node 20 and 26).
+        let h = Heap {
+            used: 11 << 20,
+            large_objects: 6_160_000,
+            v8_major: 12,
+        };
+        let measured = 876u64 << 20;
+        assert!(worst_case(h) > measured);
+        assert!(predict(53_000, h, None) > measured);
+        // Learned on it, the next dump of the same heap is predicted within +10%.
+        let learned = Learned::from_dump(measured, 53_000, h);
+        let again = predict(53_000, h, Some(learned));
+        assert!(again > measured && again < measured * 11 / 10, "{again}");
+        // Without large objects only the regular arrays' 16 K names are counted.
+        assert_eq!(heap(11).index_names(), REGULAR_ARRAY_SLOTS);
     }
 
     #[test]
     fn without_history_the_lower_bound_wins() {
         // The service on Node 26: 2.18 M objects (a third of them strings) in 86 MiB of heap.
         let objects = 2_176_033;
-        let by_count = predict(objects, 0, None);
-        let both = predict(objects, 86 << 20, None);
-        assert!(by_count > 3_400 << 20);
-        assert_eq!(both, worst_case(86 << 20));
+        let unknown = Heap {
+            used: 0,
+            large_objects: 5_600_000,
+            v8_major: 14,
+        };
+        let known = Heap {
+            used: 86 << 20,
+            ..unknown
+        };
+        assert!(predict(objects, unknown, None) > predict(objects, known, None));
+        assert_eq!(predict(objects, known, None), worst_case(known));
         // A heap of long strings: few objects, the count is the lower bound.
-        assert!(predict(180_000, 500 << 20, None) < worst_case(500 << 20));
+        assert!(predict(180_000, heap(500), None) < worst_case(heap(500)));
+    }
+
+    #[test]
+    fn v8_14_and_unknown_versions_get_the_higher_default() {
+        let old = heap(200);
+        let new = Heap {
+            v8_major: 14,
+            ..old
+        };
+        let unknown = Heap { v8_major: 0, ..old };
+        assert!(predict(3_000_000, new, None) > predict(3_000_000, old, None));
+        assert_eq!(
+            predict(3_000_000, new, None),
+            predict(3_000_000, unknown, None)
+        );
     }
 
     #[test]

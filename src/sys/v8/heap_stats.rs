@@ -4,13 +4,19 @@
 use std::ffi::c_void;
 
 use super::symbols::{
-    symbols, GetCurrentFn, Wanted, GET_CURRENT, GET_HEAP_STATISTICS, HEAP_STATISTICS_CTOR,
-    LOW_MEMORY_NOTIFICATION, UV_AVAILABLE_MEMORY, UV_CONSTRAINED_MEMORY, UV_FREE_MEMORY,
+    symbols, GetCurrentFn, Wanted, GET_CURRENT, GET_HEAP_SPACE_STATISTICS, GET_HEAP_STATISTICS,
+    HEAP_SPACE_STATISTICS_CTOR, HEAP_STATISTICS_CTOR, LOW_MEMORY_NOTIFICATION,
+    NUMBER_OF_HEAP_SPACES, UV_AVAILABLE_MEMORY, UV_CONSTRAINED_MEMORY, UV_FREE_MEMORY,
+    V8_GET_VERSION,
 };
 
-type HeapStatisticsCtorFn = unsafe extern "C" fn(this: *mut c_void);
+type CtorFn = unsafe extern "C" fn(this: *mut c_void);
 type GetHeapStatisticsFn = unsafe extern "C" fn(isolate: *mut c_void, stats: *mut c_void);
 type UvMemoryFn = unsafe extern "C" fn() -> u64;
+type NumberOfHeapSpacesFn = unsafe extern "C" fn(isolate: *mut c_void) -> usize;
+type GetHeapSpaceStatisticsFn =
+    unsafe extern "C" fn(isolate: *mut c_void, stats: *mut c_void, index: usize) -> bool;
+type GetVersionFn = unsafe extern "C" fn() -> *const std::ffi::c_char;
 type LowMemoryNotificationFn = unsafe extern "C" fn(isolate: *mut c_void);
 
 /// `v8::HeapStatistics`, the fields whose offsets are the same on Node 18–26.
@@ -46,7 +52,7 @@ pub fn heap_statistics() -> Option<HeapStats> {
             return None;
         }
         let p = buf.as_mut_ptr() as *mut c_void;
-        std::mem::transmute::<usize, HeapStatisticsCtorFn>(ctor)(p);
+        std::mem::transmute::<usize, CtorFn>(ctor)(p);
         std::mem::transmute::<usize, GetHeapStatisticsFn>(get)(isolate, p);
     }
     Some(HeapStats {
@@ -63,6 +69,60 @@ pub fn heap_statistics() -> Option<HeapStats> {
         number_of_native_contexts: buf[10],
         number_of_detached_contexts: buf[11],
     })
+}
+
+/// The used bytes of each of the heap's spaces, by V8's name for it (`old_space`,
+/// `large_object_space`, …), read without running JavaScript.
+pub fn heap_spaces() -> Option<Vec<(String, u64)>> {
+    let s = symbols();
+    let get_current = s.get(&GET_CURRENT)?.addr;
+    let count = s.get(&NUMBER_OF_HEAP_SPACES)?.addr;
+    let ctor = s.get(&HEAP_SPACE_STATISTICS_CTOR)?.addr;
+    let get = s.get(&GET_HEAP_SPACE_STATISTICS)?.addr;
+    let mut spaces = Vec::new();
+    // SAFETY: Isolate::GetCurrent() returns this thread's entered isolate (or null). A
+    // v8::HeapSpaceStatistics is `const char* space_name_` and four size_t (40 bytes on V8
+    // 10-14); the constructor initialises one at `buf` (larger), and
+    // Isolate::GetHeapSpaceStatistics(this, stats, index) fills it for an index below
+    // Isolate::NumberOfHeapSpaces(), on the isolate's own thread. The name is a static C string
+    // of V8's (or null).
+    unsafe {
+        let isolate = std::mem::transmute::<usize, GetCurrentFn>(get_current)();
+        if isolate.is_null() {
+            return None;
+        }
+        let n = std::mem::transmute::<usize, NumberOfHeapSpacesFn>(count)(isolate);
+        for index in 0..n {
+            let mut buf = [0u64; 16];
+            let p = buf.as_mut_ptr() as *mut c_void;
+            std::mem::transmute::<usize, CtorFn>(ctor)(p);
+            if !std::mem::transmute::<usize, GetHeapSpaceStatisticsFn>(get)(isolate, p, index) {
+                continue;
+            }
+            let name = buf[0] as *const std::ffi::c_char;
+            if !name.is_null() {
+                let name = std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned();
+                spaces.push((name, buf[2]));
+            }
+        }
+    }
+    Some(spaces)
+}
+
+/// V8's major version ("14.6.202.33-node.12" → 14).
+pub fn v8_major() -> Option<u32> {
+    let get = symbols().get(&V8_GET_VERSION)?.addr;
+    // SAFETY: v8::V8::GetVersion() takes no arguments and returns a static NUL-terminated string.
+    let version = unsafe {
+        let p = std::mem::transmute::<usize, GetVersionFn>(get)();
+        if p.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(p).to_str().ok()?
+    };
+    version.split('.').next()?.parse().ok()
 }
 
 /// A full garbage collection of the current isolate (`Isolate::LowMemoryNotification`: V8

@@ -29,7 +29,9 @@ mod objects;
 mod snapshot;
 mod symbols;
 
-pub use heap_stats::{available_memory, collect_garbage, heap_statistics, HeapStats};
+pub use heap_stats::{
+    available_memory, collect_garbage, heap_spaces, heap_statistics, v8_major, HeapStats,
+};
 pub use interrupt::{current_environment, request_interrupt, EnvHandle};
 pub use near_limit::{
     near_heap_limit_install, near_heap_limit_installed, near_heap_limit_remove,

@@ -112,6 +112,22 @@ pub(super) const HEAP_STATISTICS_CTOR: Wanted = Wanted {
     purpose: "HeapStatistics::HeapStatistics",
     candidates: &["_ZN2v814HeapStatisticsC1Ev"],
 };
+pub(super) const NUMBER_OF_HEAP_SPACES: Wanted = Wanted {
+    purpose: "Isolate::NumberOfHeapSpaces",
+    candidates: &["_ZN2v87Isolate18NumberOfHeapSpacesEv"],
+};
+pub(super) const GET_HEAP_SPACE_STATISTICS: Wanted = Wanted {
+    purpose: "Isolate::GetHeapSpaceStatistics",
+    candidates: &["_ZN2v87Isolate22GetHeapSpaceStatisticsEPNS_19HeapSpaceStatisticsEm"],
+};
+pub(super) const HEAP_SPACE_STATISTICS_CTOR: Wanted = Wanted {
+    purpose: "HeapSpaceStatistics::HeapSpaceStatistics",
+    candidates: &["_ZN2v819HeapSpaceStatisticsC1Ev"],
+};
+pub(super) const V8_GET_VERSION: Wanted = Wanted {
+    purpose: "V8::GetVersion",
+    candidates: &["_ZN2v82V810GetVersionEv"],
+};
 pub(super) const LOW_MEMORY_NOTIFICATION: Wanted = Wanted {
     purpose: "Isolate::LowMemoryNotification",
     candidates: &["_ZN2v87Isolate21LowMemoryNotificationEv"],
@@ -146,6 +162,10 @@ pub(super) const ALL: &[&Wanted] = &[
     &GET_CURRENT_CONTEXT,
     &GET_HEAP_STATISTICS,
     &HEAP_STATISTICS_CTOR,
+    &NUMBER_OF_HEAP_SPACES,
+    &GET_HEAP_SPACE_STATISTICS,
+    &HEAP_SPACE_STATISTICS_CTOR,
+    &V8_GET_VERSION,
     &LOW_MEMORY_NOTIFICATION,
     &UV_AVAILABLE_MEMORY,
     &UV_CONSTRAINED_MEMORY,
