@@ -271,8 +271,8 @@ export interface DumpPaths {
  */
 export declare function dumpSync(options: DumpOptions): NativeResult
 
-/** The model's cheap bound: what a dump of a heap of `heapUsed` bytes can need at most. */
-export declare function dumpWorstCase(heapUsed: number): number
+/** The model's cheap bound: what a dump of `heap` can need at most. */
+export declare function dumpWorstCase(heap: ModelHeap): number
 
 /**
  * Heap strings with one text (DevTools' "Duplicated strings" filter; see
@@ -376,6 +376,24 @@ export interface MemoryHeadroom {
   limitSource: string
 }
 
+/** A previous dump, as the memory model learns from it (for bench/memory.js). */
+export interface ModelDump {
+  growth: number
+  objects: number
+  heap: ModelHeap
+}
+
+/** What the memory model reads of the heap before a dump (for bench/memory.js). */
+export declare function modelHeap(): ModelHeap | null
+
+/** The heap as the memory model sees it now (for bench/memory.js). */
+export interface ModelHeap {
+  heapUsed: number
+  largeObjectBytes: number
+  /** V8's major version (0 or absent: unknown). */
+  v8Major?: number
+}
+
 /** What the V8 bridge found in this `node`. */
 export declare function nativeCapabilities(): NativeCapabilities
 
@@ -454,10 +472,10 @@ export interface PathStep {
 
 /**
  * The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
- * peak RSS growth of a dump of `objects` objects in a heap of `heapUsed` bytes, given the
- * bytes per object a previous dump of the process measured (or none).
+ * peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
+ * `previous` (or none).
  */
-export declare function predictDumpPeak(objects: number, heapUsed: number, historyPerObject?: number | undefined | null): number
+export declare function predictDumpPeak(objects: number, heap: ModelHeap, previous?: ModelDump | undefined | null): number
 
 /**
  * Registers the calling environment (once per environment, at module load) with what it says

@@ -856,6 +856,7 @@ module.exports.GZIP_LEVEL_MIN = nativeBinding.GZIP_LEVEL_MIN
 module.exports.heapdumpFileName = nativeBinding.heapdumpFileName
 module.exports.installSignal = nativeBinding.installSignal
 module.exports.memoryHeadroom = nativeBinding.memoryHeadroom
+module.exports.modelHeap = nativeBinding.modelHeap
 module.exports.nativeCapabilities = nativeBinding.nativeCapabilities
 module.exports.offNearHeapLimit = nativeBinding.offNearHeapLimit
 module.exports.onNearHeapLimit = nativeBinding.onNearHeapLimit
