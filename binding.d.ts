@@ -485,6 +485,14 @@ export declare function predictDumpPeak(objects: number, heap: ModelHeap, previo
  */
 export declare function registerEnvironment(info: string): boolean
 
+/**
+ * Drops V8's object-id map once this thread's snapshots are freed (waits for a background
+ * serialization first), and gives the memory back to the OS. The JS layer checks first that
+ * nothing else uses the ids (heap-object tracking, an inspector session). Returns the RSS
+ * freed in bytes; an `Error` when the engine cannot.
+ */
+export declare function releaseObjectIds(): number
+
 /** Restores the signal's previous action. `false` if no handler was installed. */
 export declare function removeSignal(): boolean
 

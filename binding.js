@@ -862,6 +862,7 @@ module.exports.offNearHeapLimit = nativeBinding.offNearHeapLimit
 module.exports.onNearHeapLimit = nativeBinding.onNearHeapLimit
 module.exports.predictDumpPeak = nativeBinding.predictDumpPeak
 module.exports.registerEnvironment = nativeBinding.registerEnvironment
+module.exports.releaseObjectIds = nativeBinding.releaseObjectIds
 module.exports.removeSignal = nativeBinding.removeSignal
 module.exports.settleBackground = nativeBinding.settleBackground
 module.exports.signalFromLoop = nativeBinding.signalFromLoop

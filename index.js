@@ -9,7 +9,7 @@ const snapshots = require('./lib/snapshot')
 const signals = require('./lib/signals')
 const { onNearHeapLimit, offNearHeapLimit } = require('./lib/near-heap-limit')
 const { watch } = require('./lib/watch')
-const { estimate } = require('./lib/memory')
+const { estimate, releaseObjectIds } = require('./lib/memory')
 const { summary, diff, retainers, inflate, stats, strings } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
 const { report } = require('./lib/report')
@@ -31,6 +31,7 @@ module.exports = {
   snapshot: snapshots.snapshot,
   capabilities,
   estimate,
+  releaseObjectIds,
   installSignalHandler: signals.installSignalHandler,
   removeSignalHandler: signals.removeSignalHandler,
   onNearHeapLimit,

@@ -320,3 +320,69 @@ test('memoryCheck: false and HEAPSNAP_MEMORY_CHECK=0 are accepted; bad values ar
   assert.ok(fs.existsSync(out.path))
   assert.equal(out.bad, 'TypeError ERR_INVALID_ARG_TYPE')
 })
+
+test('releaseObjectIds(): RSS comes back to its level before the dump, and the next dump is complete', (t) => {
+  if (childMajor < 20 && !process.env.HEAPSNAP_SLOW_TESTS) {
+    t.skip(`Node ${childMajor} generates ~15x slower; HEAPSNAP_SLOW_TESTS=1 runs it`)
+    return
+  }
+  // 1.2 M objects: V8's id map (~60 bytes each) is then more than the +64 MiB the bound allows.
+  const dir = tmpdir('release-ids')
+  const out = runNodeOk(
+    `
+    (async () => {
+      class Item { constructor(id) { this.id = id; this.kind = 'k' + (id % 7); this.parent = null } }
+      const items = [];
+      for (let i = 0; i < 1200000; i++) { const it = new Item(i); it.parent = items[i >> 1] || null; items.push(it) }
+      globalThis.items = items;
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      gc();
+      const before = process.memoryUsage.rss();
+      const first = await heapsnap.snapshot({ dir: '.', sidecar: false });
+      await sleep(2000);
+      const after = process.memoryUsage.rss();
+      const freed = heapsnap.releaseObjectIds();
+      const released = process.memoryUsage.rss();
+      const second = await heapsnap.snapshot({ dir: '.', sidecar: false });
+      console.log(JSON.stringify({ before, after, freed, released, first: first.path, second: second.path }));
+    })();
+  `,
+    { cwd: dir, args: ['--expose-gc'], timeout: 600_000 },
+  )
+  const mib = (b) => Math.round(b / MiB)
+  const bound = Math.max(out.before + 64 * MiB, out.before * 1.25)
+  t.diagnostic(
+    `RSS ${mib(out.before)} MiB before, ${mib(out.after)} MiB 2 s after the dump, ` +
+      `${mib(out.released)} MiB after releaseObjectIds() (freed ${mib(out.freed)} MiB)`,
+  )
+  assert.ok(out.after > bound, `without the release RSS stays up (${mib(out.after)} MiB)`)
+  assert.ok(out.freed > 20 * MiB, `freed ${mib(out.freed)} MiB`)
+  assert.ok(
+    out.released <= bound,
+    `RSS ${mib(out.before)} MiB before the dump, ${mib(out.after)} MiB 2 s after, ${mib(out.released)} MiB after the release`,
+  )
+  assert.equal(countIn(out.second, 'Item'), 1_200_000, 'the dump after the release holds every Item')
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('releaseObjectIds() refuses while heap-object tracking or an inspector session may use the ids', () => {
+  const out = runNodeOk(`
+    const inspector = require('node:inspector');
+    const code = () => { try { heapsnap.releaseObjectIds(); return 'released' } catch (e) { return e.code } };
+    const s = new inspector.Session();
+    s.connect();
+    const connected = code();
+    s.post('HeapProfiler.startTrackingHeapObjects', () => {
+      const tracking = code();
+      s.post('HeapProfiler.stopTrackingHeapObjects', () => {
+        s.disconnect();
+        console.log(JSON.stringify({ connected, tracking, after: code() }));
+      });
+    });
+  `)
+  assert.deepEqual(out, {
+    connected: 'ERR_HEAPSNAP_IDS_IN_USE',
+    tracking: 'ERR_HEAPSNAP_IDS_IN_USE',
+    after: 'released',
+  })
+})

@@ -21,6 +21,10 @@
 //   --results FILE           --max-peak-gib 15 (skip rows whose expected peak RSS is above)
 //   --retry                  re-run rows whose result is an error
 //   --render                 write bench/MEMORY.md from the results file and exit
+//   --backfill-heap          record what the model reads of each row's heap (large-object
+//                            bytes, V8 major) in a fresh child that rebuilds it, without dumping
+//   --release                per row: RSS before a dump, 2 s after, and 2 s after
+//                            releaseObjectIds() (bench/memory-release-results.jsonl)
 //   --no-render              do not rewrite bench/MEMORY.md after the runs
 
 const { spawn } = require('node:child_process')
@@ -88,6 +92,24 @@ async function child(config) {
   // What the model reads of the heap before a dump (used bytes, large-object bytes).
   const heap = modelHeap()
   if (config.heapOnly) return { units, heap }
+  if (config.release) {
+    // What a dump leaves behind, and what releaseObjectIds() gives back.
+    const dump = await measuredDump(heapsnap, config.dir)
+    await sleep(2000)
+    const rssAfter2s = status().rss
+    const freed = heapsnap.releaseObjectIds()
+    await sleep(2000)
+    return {
+      units,
+      heapUsed,
+      heap,
+      rssBefore: dump.rssBefore,
+      objects: dump.objects,
+      rssAfter2s,
+      freed,
+      rssReleased: status().rss,
+    }
+  }
 
   const first = await measuredDump(heapsnap, config.dir)
   await sleep(2000)
@@ -130,6 +152,7 @@ function parseArgs(argv) {
     else if (k === '--retry') a.retry = true
     else if (k === '--render') a.renderOnly = true
     else if (k === '--backfill-heap') a.backfill = true
+    else if (k === '--release') a.release = true
     else if (k === '--no-render') a.render = false
     else throw new Error(`unknown option ${k}`)
   }
@@ -191,6 +214,7 @@ async function main() {
   const { SHAPES } = require('./heaps')
   if (opts.renderOnly) return render(opts.results)
   if (opts.backfill) return backfillHeap(opts.results)
+  if (opts.release) return releaseRows(opts)
   const shapes = opts.shapes || Object.keys(SHAPES)
   for (const s of shapes) if (!SHAPES[s]) throw new Error(`unknown shape ${s}`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
@@ -255,6 +279,33 @@ async function backfillHeap(file) {
   }
 }
 
+const RELEASE_RESULTS = path.join(__dirname, 'memory-release-results.jsonl')
+
+/** `--release`: RSS before a dump, 2 s after it, and 2 s after releaseObjectIds(), per row. */
+async function releaseRows(opts) {
+  const shapes = opts.shapes || Object.keys(require('./heaps').SHAPES)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
+  try {
+    for (const major of opts.nodes)
+      for (const mb of opts.sizes.map(Number))
+        for (const shape of shapes) {
+          if (readResults(RELEASE_RESULTS).some((r) => key(r) === `${major}|${shape}|${mb}`)) continue
+          const bin = nodeBinary(major)
+          const r = await runChild(
+            bin,
+            { shape, mb, dir, release: true },
+            (major === '18' ? 10 : 1) * (120000 + mb * 6000),
+          )
+          const row = { node: major, version: sh(bin, ['--version']).trim(), shape, mb, ...r }
+          console.log(JSON.stringify(row))
+          fs.appendFileSync(RELEASE_RESULTS, JSON.stringify(row) + '\n')
+        }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  if (opts.render) render(opts.results)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report.
 
@@ -311,7 +362,27 @@ function render(resultsFile) {
   const start = doc.indexOf('<!-- table -->')
   const end = doc.indexOf('<!-- /table -->')
   if (start < 0 || end < start) throw new Error('bench/MEMORY.md: no <!-- table --> … <!-- /table --> markers')
-  fs.writeFileSync(file, doc.slice(0, start) + '<!-- table -->\n' + lines.join('\n') + '\n' + doc.slice(end))
+  let out = doc.slice(0, start) + '<!-- table -->\n' + lines.join('\n') + '\n' + doc.slice(end)
+  const release = [
+    '| Node | shape | heap MiB | objects | RSS before MiB | RSS 2 s after the dump MiB | after ÷ before | RSS after releaseObjectIds() MiB | released ÷ before | within max(+64 MiB, +25%) |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  ]
+  for (const r of readResults(RELEASE_RESULTS).sort(
+    (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
+  )) {
+    if (r.error) {
+      release.push(`| ${r.version} | ${r.shape} | (${r.mb} MB) | failed: ${r.error.replace(/\|/g, '/')} |`)
+      continue
+    }
+    const bound = Math.max(r.rssBefore + 64 * MiB, r.rssBefore * 1.25)
+    release.push(
+      `| ${[r.version, r.shape, mib(r.heapUsed), r.objects, mib(r.rssBefore), mib(r.rssAfter2s), ratio(r.rssAfter2s, r.rssBefore), mib(r.rssReleased), ratio(r.rssReleased, r.rssBefore), r.rssReleased <= bound ? 'yes' : '**no**'].join(' | ')} |`,
+    )
+  }
+  const rs = out.indexOf('<!-- release -->')
+  const re = out.indexOf('<!-- /release -->')
+  if (rs >= 0 && re > rs) out = out.slice(0, rs) + '<!-- release -->\n' + release.join('\n') + '\n' + out.slice(re)
+  fs.writeFileSync(file, out)
   console.log(`wrote ${path.relative(process.cwd(), file)} (${rows.length} rows)`)
 }
 

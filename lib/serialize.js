@@ -70,6 +70,17 @@ function serializeMode(wanted) {
   return { mode: 'background', reason: 'nothing else uses the heap profiler' }
 }
 
+/**
+ * What else may be using V8's object ids (so that they must stay as they are), or null.
+ * @returns {string | null}
+ */
+function objectIdUser() {
+  if (trackFlag || trackingCount > 0) return 'heap-object tracking is on'
+  if (sessions > 0) return 'an inspector session is connected'
+  if (inspector.url() !== undefined) return 'the inspector is open (a debugger may compare snapshots)'
+  return null
+}
+
 /** Marks the functions this copy of the module wrapped (another copy, with its own addon, wraps them once more). */
 const HOOKED = Symbol('heapsnap-native.hooked')
 
@@ -136,4 +147,4 @@ function hookSessions(proto) {
   })
 }
 
-module.exports = { serializeMode, samplingActive, settle, installGuards }
+module.exports = { serializeMode, objectIdUser, samplingActive, settle, installGuards }

@@ -833,3 +833,20 @@ pub fn predict_dump_peak(objects: f64, heap: ModelHeap, previous: Option<ModelDu
 pub fn dump_worst_case(heap: ModelHeap) -> f64 {
     memory::worst_case(heap_of(&heap)) as f64
 }
+
+/// Drops V8's object-id map once this thread's snapshots are freed (waits for a background
+/// serialization first), and gives the memory back to the OS. The JS layer checks first that
+/// nothing else uses the ids (heap-object tracking, an inspector session). Returns the RSS
+/// freed in bytes; an `Error` when the engine cannot.
+#[napi]
+pub fn release_object_ids() -> Result<f64> {
+    v8::settle_background(true, false);
+    let before = memory::rss_bytes().unwrap_or(0);
+    if !v8::release_object_ids() {
+        return Err(Error::from_reason(
+            "heapsnap: V8's object ids cannot be released here (HeapProfiler::ClearObjectIds is missing, or a snapshot is being taken)",
+        ));
+    }
+    os::malloc_trim();
+    Ok(before.saturating_sub(memory::rss_bytes().unwrap_or(before)) as f64)
+}

@@ -38,7 +38,8 @@ pub use near_limit::{
     restore_initial_heap_limit, NearLimitDecision, NearLimitHandler,
 };
 pub use snapshot::{
-    background_outstanding, in_snapshot, settle_background, take_snapshot, take_snapshot_background,
+    background_outstanding, in_snapshot, release_object_ids, settle_background, take_snapshot,
+    take_snapshot_background,
 };
 pub use symbols::{capabilities, Capabilities, SymbolStatus};
 

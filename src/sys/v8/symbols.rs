@@ -5,7 +5,7 @@ use std::ffi::{c_int, c_void, CString};
 use std::sync::OnceLock;
 
 pub(super) type GetCurrentFn = unsafe extern "C" fn() -> *mut c_void;
-type GetHeapProfilerFn = unsafe extern "C" fn(isolate: *mut c_void) -> *mut c_void;
+pub(super) type GetHeapProfilerFn = unsafe extern "C" fn(isolate: *mut c_void) -> *mut c_void;
 type TakeLegacyFn = unsafe extern "C" fn(
     profiler: *mut c_void,
     control: *mut c_void,
@@ -43,7 +43,7 @@ pub(super) const GET_CURRENT: Wanted = Wanted {
     purpose: "Isolate::GetCurrent",
     candidates: &["_ZN2v87Isolate10GetCurrentEv"],
 };
-const GET_HEAP_PROFILER: Wanted = Wanted {
+pub(super) const GET_HEAP_PROFILER: Wanted = Wanted {
     purpose: "Isolate::GetHeapProfiler",
     candidates: &["_ZN2v87Isolate15GetHeapProfilerEv"],
 };
@@ -124,6 +124,10 @@ pub(super) const HEAP_SPACE_STATISTICS_CTOR: Wanted = Wanted {
     purpose: "HeapSpaceStatistics::HeapSpaceStatistics",
     candidates: &["_ZN2v819HeapSpaceStatisticsC1Ev"],
 };
+pub(super) const CLEAR_OBJECT_IDS: Wanted = Wanted {
+    purpose: "HeapProfiler::ClearObjectIds",
+    candidates: &["_ZN2v812HeapProfiler14ClearObjectIdsEv"],
+};
 pub(super) const V8_GET_VERSION: Wanted = Wanted {
     purpose: "V8::GetVersion",
     candidates: &["_ZN2v82V810GetVersionEv"],
@@ -166,6 +170,7 @@ pub(super) const ALL: &[&Wanted] = &[
     &GET_HEAP_SPACE_STATISTICS,
     &HEAP_SPACE_STATISTICS_CTOR,
     &V8_GET_VERSION,
+    &CLEAR_OBJECT_IDS,
     &LOW_MEMORY_NOTIFICATION,
     &UV_AVAILABLE_MEMORY,
     &UV_CONSTRAINED_MEMORY,
