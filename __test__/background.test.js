@@ -7,7 +7,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { tmpdir, runNode, runNodeOk, countIn, ls, ROOT } = require('./helpers')
+const { tmpdir, runNode, runNodeOk, countIn, ls, ROOT, SERIALIZING_HEAP_OBJECTS } = require('./helpers')
 
 const BINDING = JSON.stringify(path.join(ROOT, 'lib', 'binding.js'))
 /** A kept graph of `n` Marker objects. */
@@ -17,7 +17,7 @@ globalThis.keep = Array.from({ length: ${n} }, (_, i) => new Marker(i));\n`
 test('default: background; the JS thread runs while the snapshot serializes; stallMs is generation', () => {
   const dir = tmpdir('bg-default')
   const out = runNodeOk(`${markers(1234)}
-    globalThis.more = Array.from({ length: 200000 }, (_, i) => ({ i, s: 'x' + i }));
+    globalThis.more = Array.from({ length: ${SERIALIZING_HEAP_OBJECTS} }, (_, i) => ({ i, s: 'x' + i }));
     const caps = heapsnap.capabilities().serialize;
     let ticks = 0;
     const p = heapsnap.snapshot({ dir: ${JSON.stringify(dir)}, compress: 'none' });
@@ -82,7 +82,7 @@ test('a second dump and estimate({ count: true }) wait for the running serializa
 test('process exit waits for a running background serialization', () => {
   const dir = tmpdir('bg-exit')
   const res = runNode(`${markers(4321)}
-    globalThis.more = Array.from({ length: 300000 }, (_, i) => ({ i, s: 'v' + i }));
+    globalThis.more = Array.from({ length: ${SERIALIZING_HEAP_OBJECTS} }, (_, i) => ({ i, s: 'v' + i }));
     heapsnap.snapshot({ dir: ${JSON.stringify(dir)}, compress: 'none' });
     // The snapshot() call returned after generation: exit while it serializes.
     setImmediate(() => process.exit(0));
@@ -103,7 +103,7 @@ test('worker termination mid-serialization is clean: no crash, no partial file',
         const heapsnap = require(${JSON.stringify(ROOT)});
         const { parentPort } = require('node:worker_threads');
         ${markers(999).replace(/`/g, '\\`')}
-        globalThis.more = Array.from({ length: 300000 }, (_, i) => ({ i, s: 'w' + i }));
+        globalThis.more = Array.from({ length: ${SERIALIZING_HEAP_OBJECTS} }, (_, i) => ({ i, s: 'w' + i }));
         heapsnap.snapshot({ dir: ${JSON.stringify(dir)}, compress: 'none' }).catch(() => {});
         setImmediate(() => parentPort.postMessage('generated'));
         setInterval(() => { globalThis.x = Array.from({ length: 1000 }, () => ({})) }, 1);

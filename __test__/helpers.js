@@ -14,6 +14,13 @@ const ROOT = path.resolve(__dirname, '..')
 /** The node to run children with (the Node matrix sets HEAPSNAP_TEST_NODE). */
 const NODE = process.env.HEAPSNAP_TEST_NODE || process.execPath
 
+/**
+ * Objects to add to a heap whose serialization must still be running a few milliseconds after
+ * generation (300 k: ~0.4 s of JSON). V8 10 (Node 18) generates such a heap ~15x slower
+ * (~45 s) and serializes a fifth of it for ~80 ms, which is long enough.
+ */
+const SERIALIZING_HEAP_OBJECTS = Number(process.versions.v8.split('.')[0]) >= 11 ? 300_000 : 60_000
+
 const made = []
 /** A new temporary directory, removed when the test file's process exits (HEAPSNAP_KEEP_TMP=1 keeps it). */
 function tmpdir(tag = 'test') {
@@ -181,6 +188,7 @@ function ls(dir) {
 module.exports = {
   ROOT,
   NODE,
+  SERIALIZING_HEAP_OBJECTS,
   tmpdir,
   gzipCopy,
   once,
