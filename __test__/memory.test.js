@@ -18,14 +18,14 @@ const childMajor = Number(
   require('node:child_process').execFileSync(NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).split('.')[0],
 )
 
-/** The service: builds its heap, prints `ready <rss>`, then runs `onGo` when stdin says so. */
-function service(onGo, { objects = 700_000 } = {}) {
+/**
+ * A program that runs `setup` (which builds its heap), prints `ready <rss>`, then runs `onGo`
+ * when stdin says so and prints what it returns.
+ */
+function program(setup, onGo) {
   return `
     const heapsnap = require(${JSON.stringify(ROOT)});
-    class Item { constructor(id) { this.id = id; this.kind = 'k' + (id % 7); this.parent = null; this.label = 'label-' + id } }
-    const items = [];
-    for (let i = 0; i < ${objects}; i++) { const it = new Item(i); it.parent = items[i >> 1] || null; items.push(it) }
-    globalThis.items = items;
+    ${setup}
     console.log('ready ' + process.memoryUsage.rss());
     process.stdin.once('data', async () => {
       const out = await (async () => { ${onGo} })();
@@ -33,6 +33,17 @@ function service(onGo, { objects = 700_000 } = {}) {
       process.exit(0);
     });
   `
+}
+
+/** The service: ~700 k small objects (63 MiB of heap, ~120 MiB RSS). */
+function service(onGo, { objects = 700_000 } = {}) {
+  return program(
+    `class Item { constructor(id) { this.id = id; this.kind = 'k' + (id % 7); this.parent = null; this.label = 'label-' + id } }
+    const items = [];
+    for (let i = 0; i < ${objects}; i++) { const it = new Item(i); it.parent = items[i >> 1] || null; items.push(it) }
+    globalThis.items = items;`,
+    onGo,
+  )
 }
 
 /** Starts `code` inside the cgroup; resolves with helpers to talk to it. */
@@ -218,17 +229,11 @@ test(
  * heap's size (this dump was OOM-killed in a 600 MiB cgroup before the model counted it).
  */
 function longArray(onGo) {
-  return `
-    const heapsnap = require(${JSON.stringify(ROOT)});
-    const shared = { name: 'shared' };
-    globalThis.slots = new Array(1_000_000).fill(shared);
-    console.log('ready ' + process.memoryUsage.rss());
-    process.stdin.once('data', async () => {
-      const out = await (async () => { ${onGo} })();
-      console.log(JSON.stringify(out));
-      process.exit(0);
-    });
-  `
+  return program(
+    `const shared = { name: 'shared' };
+    globalThis.slots = new Array(1_000_000).fill(shared);`,
+    onGo,
+  )
 }
 
 test(
