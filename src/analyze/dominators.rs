@@ -250,17 +250,20 @@ fn dfs(
 /// and that pass reads the lists in order.
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let n = g.node_count();
-    let (ess, retainers) = {
-        let page = page_owned(g, devtools_rules);
-        mark("dom: page owned");
-        essential_edges(g, &page, devtools_rules)
-    };
+    let page = page_owned(g, devtools_rules);
+    mark("dom: page owned");
+    if drop_edges {
+        // The retaining edges need neither the edge names nor the node names and strings
+        // (only the page-owned marking reads names, of the root's children).
+        g.ename = Vec::new();
+        g.drop_names();
+    }
+    let (ess, retainers) = essential_edges(g, &page, devtools_rules);
+    drop(page);
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
         // counts, self sizes and ids).
         g.etype = Vec::new();
-        g.ename = Vec::new();
-        g.drop_names();
     }
     mark("dom: essential edges");
 
@@ -331,6 +334,10 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         (first, src)
     };
     drop(pre);
+    // The lists by node ordinal, the node-to-number map and the edges were freed just now;
+    // glibc keeps such memory in its heap when it came from there: give it back to the OS
+    // before the semi-dominator pass allocates its own (else it counts twice in the peak RSS).
+    crate::sys::os::malloc_trim();
     mark("dom: retainers renumbered");
 
     // Semi-dominators (eval/link with path compression), by DFS number. The three words a
