@@ -95,6 +95,7 @@ pub fn advise_huge_pages<T>(v: &Vec<T>) {
 }
 
 #[cfg(not(target_os = "linux"))]
+#[allow(clippy::ptr_arg)] // the same signature as on Linux, which reads the capacity
 pub fn advise_huge_pages<T>(_v: &Vec<T>) {}
 
 #[cfg(test)]
