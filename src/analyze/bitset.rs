@@ -17,6 +17,11 @@ impl BitSet {
         BitSet(vec![0; len.div_ceil(64)])
     }
 
+    /// The set whose bit `i` is bit `i % 64` of `words[i / 64]`.
+    pub fn from_words(words: Vec<u64>) -> BitSet {
+        BitSet(words)
+    }
+
     /// Adds `i`, growing the set as needed.
     #[inline]
     pub fn insert(&mut self, i: u32) {

@@ -10,9 +10,11 @@
 //! `applyInterfaceDefinitions`, `calculateStatistics`.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
+use super::bigvec;
 use super::bitset::BitSet;
+use super::fxhash::FxHashMap;
 use super::graph::Graph;
 
 /// The distance of a node no traversal reaches (DevTools' `#noDistance`).
@@ -95,10 +97,24 @@ impl Classes {
         use super::prof::mark;
         let detached = propagate_dom_state(g);
         mark("devtools: dom state");
-        calculate_shallow_sizes(g, &detached);
-        mark("devtools: shallow sizes");
-        let distance = calculate_distances(g);
-        mark("devtools: distances");
+        // The distances and the owners of the shallow sizes only read the graph: one on each
+        // core. (The distances do not depend on the self sizes the owners then move.)
+        let (owners, distance) = {
+            let g: &Graph = g;
+            let detached = &detached;
+            std::thread::scope(|scope| {
+                let distances = scope.spawn(move || calculate_distances(g));
+                let owners = shallow_size_owners(g, detached);
+                let distance = distances
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (owners, distance)
+            })
+        };
+        if let Some(owners) = owners {
+            apply_shallow_sizes(g, &owners);
+        }
+        mark("devtools: shallow sizes, distances");
         let (of, info) = calculate_object_names(g, &detached);
         mark("devtools: object names");
         let mut classes = Classes {
@@ -223,14 +239,23 @@ pub fn propagate_dom_state(g: &Graph) -> BitSet {
 /// owner is synthetic or the root. Skipped when the root has no user roots (a snapshot taken
 /// with internals exposed).
 pub fn calculate_shallow_sizes(g: &mut Graph, detached: &BitSet) {
-    const UNVISITED: u32 = u32::MAX;
-    const MULTIPLE: u32 = u32::MAX - 1;
+    if let Some(owners) = shallow_size_owners(g, detached) {
+        apply_shallow_sizes(g, &owners);
+    }
+}
+
+const UNVISITED: u32 = u32::MAX;
+const MULTIPLE: u32 = u32::MAX - 1;
+
+/// The first half of [`calculate_shallow_sizes`], which only reads the graph: the owner of
+/// each node (itself for the nodes that own, `UNVISITED` or `MULTIPLE` for owned nodes with
+/// none or several). `None` when the rule is skipped.
+fn shallow_size_owners(g: &Graph, detached: &BitSet) -> Option<Vec<u32>> {
     let n = g.node_count();
     if n == 0 || !g.edges(0).any(|e| is_user_root(g, g.eto[e] as usize)) {
-        return;
+        return None;
     }
-    let mut owners = vec![0u32; n];
-    let mut worklist: Vec<u32> = Vec::with_capacity(n);
+    let mut owners = bigvec::filled(n, 0u32);
     for (i, owner) in owners.iter_mut().enumerate() {
         let t = g.ntype[i];
         let owned = t == g.nk.hidden
@@ -238,14 +263,13 @@ pub fn calculate_shallow_sizes(g: &mut Graph, detached: &BitSet) {
             || (t == g.nk.native
                 && !detached.contains(i as u32)
                 && g.string(g.name[i]) == "system / ExternalStringData");
-        if owned {
-            *owner = UNVISITED;
-        } else {
-            *owner = i as u32;
-            worklist.push(i as u32);
-        }
+        *owner = if owned { UNVISITED } else { i as u32 };
     }
-    while let Some(v) = worklist.pop() {
+    // DevTools starts from a worklist of every owning node and pops from its end; the owning
+    // nodes are taken here from the last down, each followed by what it pushes: the same
+    // order, without a list of all the owning nodes.
+    let mut worklist: Vec<u32> = Vec::new();
+    let spread = |v: u32, owners: &mut [u32], worklist: &mut Vec<u32>| {
         let owner = owners[v as usize];
         for e in g.edges(v as usize) {
             if g.etype[e] == g.ek.weak {
@@ -264,7 +288,21 @@ pub fn calculate_shallow_sizes(g: &mut Graph, detached: &BitSet) {
                 }
             }
         }
+    };
+    for i in (0..n as u32).rev() {
+        if owners[i as usize] != i {
+            continue;
+        }
+        spread(i, &mut owners, &mut worklist);
+        while let Some(v) = worklist.pop() {
+            spread(v, &mut owners, &mut worklist);
+        }
     }
+    Some(owners)
+}
+
+/// The second half of [`calculate_shallow_sizes`]: each owned node's size moves to its owner.
+fn apply_shallow_sizes(g: &mut Graph, owners: &[u32]) {
     for (i, &o) in owners.iter().enumerate() {
         if o == UNVISITED || o == MULTIPLE || o == i as u32 {
             continue;
@@ -372,17 +410,16 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
     }
 
     let n = g.node_count();
-    let mut dist = vec![NO_DISTANCE; n];
+    let mut dist = bigvec::filled(n, NO_DISTANCE);
     if n == 0 {
         return dist;
     }
     let mut pending: HashSet<&'g str> = HashSet::new();
-    let mut queue: Vec<u32> = Vec::with_capacity(n);
-    let bfs = |queue: &mut Vec<u32>, dist: &mut Vec<i32>, pending: &mut HashSet<&'g str>| {
-        let mut at = 0;
-        while at < queue.len() {
-            let v = queue[at] as usize;
-            at += 1;
+    // First in, first out; only the frontier is held.
+    let mut queue: VecDeque<u32> = VecDeque::new();
+    let bfs = |queue: &mut VecDeque<u32>, dist: &mut Vec<i32>, pending: &mut HashSet<&'g str>| {
+        while let Some(v) = queue.pop_front() {
+            let v = v as usize;
             let d = dist[v] + 1;
             for e in g.edges(v) {
                 if g.etype[e] == g.ek.weak {
@@ -393,7 +430,7 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
                     continue;
                 }
                 dist[w] = d;
-                queue.push(w as u32);
+                queue.push_back(w as u32);
             }
         }
     };
@@ -401,14 +438,14 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
         let w = g.eto[e] as usize;
         if is_user_root(g, w) {
             dist[w] = 1;
-            queue.push(w as u32);
+            queue.push_back(w as u32);
         }
     }
     let user_roots = !queue.is_empty();
     bfs(&mut queue, &mut dist, &mut pending);
     dist[0] = if user_roots { BASE_SYSTEM_DISTANCE } else { 0 };
     queue.clear();
-    queue.push(0);
+    queue.push_back(0);
     bfs(&mut queue, &mut dist, &mut pending);
     dist
 }
@@ -423,8 +460,8 @@ fn calculate_object_names(g: &Graph, detached: &BitSet) -> (Vec<u32>, Vec<ClassI
     let n = g.node_count();
     let mut info: Vec<ClassInfo> = Vec::new();
     let mut added: HashMap<String, u32> = HashMap::new();
-    let mut by_string: HashMap<u32, u32> = HashMap::new();
-    let mut by_detached: HashMap<u32, u32> = HashMap::new();
+    let mut by_string: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut by_detached: FxHashMap<u32, u32> = FxHashMap::default();
     let mut by_type: Vec<u32> = vec![NONE; g.header.node_types.len()];
     let new_class = |info: &mut Vec<ClassInfo>, name: String| {
         info.push(ClassInfo {
@@ -663,7 +700,7 @@ pub fn infer_interface_definitions(g: &Graph) -> Vec<InterfaceDefinition> {
     let mut index: HashMap<String, usize> = HashMap::new();
     // The candidate of a list of property names (string indices, in edge order): objects of
     // one shape share it, so each distinct list is named once.
-    let mut by_names: HashMap<Vec<u32>, Option<usize>> = HashMap::new();
+    let mut by_names: FxHashMap<Vec<u32>, Option<usize>> = FxHashMap::default();
     let mut names: Vec<u32> = Vec::new();
     let mut total = 0u64;
     for i in 0..g.node_count() {
@@ -775,7 +812,7 @@ pub fn apply_interface_definitions(
     let mut class_of_definition: Vec<u32> = vec![NONE; definitions.len()];
     // The definition a list of property names (string indices, in edge order) matches: objects
     // of one shape share it, so each distinct list is matched once.
-    let mut by_names: HashMap<Vec<u32>, Option<usize>> = HashMap::new();
+    let mut by_names: FxHashMap<Vec<u32>, Option<usize>> = FxHashMap::default();
     let mut names: Vec<u32> = Vec::new();
     let mut props: Vec<&str> = Vec::new();
     let mut states: Vec<usize> = Vec::new();

@@ -31,6 +31,7 @@
 //! A node's retained size is its self size plus the retained sizes of the nodes it
 //! immediately dominates.
 
+use super::bigvec;
 use super::bitset::BitSet;
 use super::graph::Graph;
 use super::prof::mark;
@@ -40,7 +41,7 @@ const NONE: u32 = u32::MAX;
 /// Which nodes DevTools counts as page owned (special case 3); all false when `rule` is off.
 pub fn page_owned(g: &Graph, rule: bool) -> Vec<bool> {
     let n = g.node_count();
-    let mut flag = vec![false; n];
+    let mut flag = bigvec::filled(n, false);
     if !rule {
         return flag;
     }
@@ -111,20 +112,58 @@ impl Dominators {
 }
 
 /// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
-/// `w + 1`, as [`reverse_retaining`] takes them).
+/// `w + 1`, as [`reverse_retaining`] takes them). The nodes are split in two halves by edge
+/// count, one on each core (the second half's counts are added to the first's).
 fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>) {
-    let mut bits = BitSet::with_len(g.eto.len()); // sized once: insert never grows it
-    let mut retainers = vec![0u32; g.node_count() + 1];
-    for v in 0..g.node_count() {
-        for e in g.edges(v) {
-            let w = g.eto[e] as usize;
-            if retains(g, page, devtools_rules, v, e, w) {
-                bits.insert(e as u32);
-                retainers[w + 1] += 1;
+    let n = g.node_count();
+    let edges = g.eto.len();
+    // Edges from `nodes` marked in words from the word of their first edge on; counts added
+    // into `retainers`.
+    let part = |nodes: std::ops::Range<usize>, retainers: &mut [u32]| -> Vec<u64> {
+        let (from, to) = (
+            g.first_edge[nodes.start] as usize,
+            g.first_edge[nodes.end] as usize,
+        );
+        let base = from / 64;
+        let mut words = vec![0u64; to.div_ceil(64) - base];
+        for v in nodes {
+            for e in g.edges(v) {
+                let w = g.eto[e] as usize;
+                if retains(g, page, devtools_rules, v, e, w) {
+                    words[e / 64 - base] |= 1 << (e % 64);
+                    retainers[w + 1] += 1;
+                }
             }
         }
+        words
+    };
+    let split = g.first_edge[..n].partition_point(|&f| (f as usize) < edges / 2);
+    let mut retainers = bigvec::filled(n + 1, 0u32);
+    let (mut words, second, second_counts) = std::thread::scope(|scope| {
+        let other = scope.spawn(move || {
+            let mut counts = bigvec::filled(n + 1, 0u32);
+            let words = part(split..n, &mut counts);
+            (words, counts)
+        });
+        let words = part(0..split, &mut retainers);
+        let (second, counts) = other
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (words, second, counts)
+    });
+    for (r, c) in retainers.iter_mut().zip(&second_counts) {
+        *r += c;
     }
-    (bits, retainers)
+    drop(second_counts);
+    // The word holding the split is in both halves.
+    let mut second = second.into_iter();
+    if !g.first_edge[split].is_multiple_of(64) {
+        if let (Some(last), Some(first)) = (words.last_mut(), second.next()) {
+            *last |= first;
+        }
+    }
+    words.extend(second);
+    (BitSet::from_words(words), retainers)
 }
 
 /// The retaining edges reversed, by node ordinal: the retainers of node `w` are
@@ -136,7 +175,7 @@ fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>,
     for w in 0..n {
         first[w + 1] += first[w];
     }
-    let mut src = vec![0u32; first[n] as usize];
+    let mut src = bigvec::filled(first[n] as usize, 0u32);
     for v in 0..n {
         for e in g.edges(v) {
             if ess.contains(e as u32) {
@@ -204,33 +243,38 @@ fn dfs(
 /// which lowers the peak memory of a summary.
 ///
 /// Memory: besides the graph, 5 words a node during the traversal and 4 bytes a retaining
-/// edge for the reverse graph. The reverse graph is built by node ordinal (one random write a
-/// retaining edge) on a second thread while the depth-first numbering runs, then its entries
-/// are turned into DFS numbers so that the node-to-number map can be freed before the
-/// semi-dominator pass (semi-NCA: no buckets).
+/// edge for the reverse graph (8 while it is copied once). The reverse graph is built by node
+/// ordinal (one random write a retaining edge) on a second thread while the depth-first
+/// numbering runs, then copied in DFS order with its entries turned into DFS numbers, so that
+/// the node-to-number map can be freed before the semi-dominator pass (semi-NCA: no buckets)
+/// and that pass reads the lists in order.
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let n = g.node_count();
-    let (ess, retainers) = {
-        let page = page_owned(g, devtools_rules);
-        essential_edges(g, &page, devtools_rules)
-    };
+    let page = page_owned(g, devtools_rules);
+    mark("dom: page owned");
+    if drop_edges {
+        // The retaining edges need neither the edge names nor the node names and strings
+        // (only the page-owned marking reads names, of the root's children).
+        g.ename = Vec::new();
+        g.drop_names();
+    }
+    let (ess, retainers) = essential_edges(g, &page, devtools_rules);
+    drop(page);
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
         // counts, self sizes and ids).
         g.etype = Vec::new();
-        g.ename = Vec::new();
-        g.drop_names();
     }
-    mark("dom: page owned, essential");
+    mark("dom: essential edges");
 
     // Two passes over the edges, one on each core: the depth-first numbering from the root,
     // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).
-    let mut pre = vec![NONE; n];
-    let mut vertex: Vec<u32> = Vec::with_capacity(n);
-    let mut parent = vec![0u32; n];
+    let mut pre = bigvec::filled(n, NONE);
+    let mut vertex: Vec<u32> = bigvec::with_capacity(n);
+    let mut parent = bigvec::filled(n, 0u32);
     // DFS numbers from here on are the leftover nodes of case 4 (DevTools' rules only).
     let mut leftover = n;
-    let (rev_first, mut rev_src) = {
+    let (rev_first, rev_src) = {
         let g: &Graph = g;
         let ess = &ess;
         std::thread::scope(|scope| {
@@ -272,75 +316,106 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         g.drop_edges();
     }
     mark("dom: dfs, reverse edges");
-    // Retainers as DFS numbers.
-    for v in rev_src.iter_mut() {
-        *v = pre[*v as usize];
-    }
+    // Retainers by DFS number, as DFS numbers: the list of number `w` (a node's retainers)
+    // is read in the order the semi-dominator pass below walks the numbers, so that pass
+    // reads it from one end to the other instead of jumping from node to node.
+    let (rev_first, rev_src) = {
+        // The lists by node ordinal are freed at the end of this block.
+        let (by_node_first, by_node_src) = (rev_first, rev_src);
+        let mut first = bigvec::with_capacity(leftover + 1);
+        let mut src = bigvec::with_capacity(by_node_src.len());
+        for &node in &vertex[..leftover] {
+            first.push(src.len() as u32);
+            let node = node as usize;
+            let list = &by_node_src[by_node_first[node] as usize..by_node_first[node + 1] as usize];
+            src.extend(list.iter().map(|&v| pre[v as usize]));
+        }
+        first.push(src.len() as u32);
+        (first, src)
+    };
     drop(pre);
+    // The lists by node ordinal, the node-to-number map and the edges were freed just now;
+    // glibc keeps such memory in its heap when it came from there: give it back to the OS
+    // before the semi-dominator pass allocates its own (else it counts twice in the peak RSS).
+    crate::sys::os::malloc_trim();
     mark("dom: retainers renumbered");
 
-    // Semi-dominators (eval/link with path compression), by DFS number.
-    let mut semi: Vec<u32> = (0..n as u32).collect();
-    let mut label: Vec<u32> = (0..n as u32).collect();
-    let mut ancestor = vec![NONE; n];
+    // Semi-dominators (eval/link with path compression), by DFS number. The three words a
+    // number needs here are kept side by side: one cache line for a random access.
+    #[derive(Clone, Copy)]
+    struct Sd {
+        ancestor: u32,
+        label: u32,
+        semi: u32,
+    }
+    let mut sd: Vec<Sd> = bigvec::with_capacity(n);
+    sd.extend((0..n as u32).map(|i| Sd {
+        ancestor: NONE,
+        label: i,
+        semi: i,
+    }));
     let mut path: Vec<u32> = Vec::new();
     for w in (1..n).rev() {
         if w >= leftover {
             // Their own number as semi-dominator: no effect on the others, as in DevTools,
             // and the root as immediate dominator.
-            ancestor[w] = parent[w];
+            sd[w].ancestor = parent[w];
             continue;
         }
         // A child of the root in the DFS tree (a real one or a start of case 4) has the root
         // as a retainer.
-        let mut s = if parent[w] == 0 { 0 } else { semi[w] };
-        let node = vertex[w] as usize;
-        for &v in &rev_src[rev_first[node] as usize..rev_first[node + 1] as usize] {
-            let u = if ancestor[v as usize] == NONE {
+        let mut s = if parent[w] == 0 { 0 } else { sd[w].semi };
+        for &v in &rev_src[rev_first[w] as usize..rev_first[w + 1] as usize] {
+            let semi_u = if sd[v as usize].ancestor == NONE {
+                // Not linked yet (a smaller number, or the root): its semi-dominator is
+                // still its own number.
                 v
             } else {
                 // Compress the ancestor chain of v (iteratively, top first).
                 let mut x = v;
-                while ancestor[ancestor[x as usize] as usize] != NONE {
+                while sd[sd[x as usize].ancestor as usize].ancestor != NONE {
                     path.push(x);
-                    x = ancestor[x as usize];
+                    x = sd[x as usize].ancestor;
                 }
                 while let Some(x) = path.pop() {
-                    let a = ancestor[x as usize] as usize;
-                    if semi[label[a] as usize] < semi[label[x as usize] as usize] {
-                        label[x as usize] = label[a];
+                    let x = x as usize;
+                    let a = sd[x].ancestor as usize;
+                    let (la, lx) = (sd[a].label, sd[x].label);
+                    if sd[la as usize].semi < sd[lx as usize].semi {
+                        sd[x].label = la;
                     }
-                    ancestor[x as usize] = ancestor[a];
+                    sd[x].ancestor = sd[a].ancestor;
                 }
-                label[v as usize]
+                sd[sd[v as usize].label as usize].semi
             };
-            s = s.min(semi[u as usize]);
+            s = s.min(semi_u);
         }
-        semi[w] = s;
-        ancestor[w] = parent[w];
+        sd[w].semi = s;
+        sd[w].ancestor = parent[w];
     }
-    drop((label, ancestor, rev_first, rev_src));
+    drop((rev_first, rev_src));
     mark("dom: semi-dominators");
     // Immediate dominators: the nearest common ancestor of the parent and the semi-dominator.
     let mut idom = parent;
     for w in 1..n {
         let mut d = idom[w];
-        while d > semi[w] {
+        while d > sd[w].semi {
             d = idom[d as usize];
         }
         idom[w] = d;
     }
-    drop(semi);
+    drop(sd);
 
     // Retained sizes: children come after their dominator in DFS order.
-    let mut retained: Vec<u64> = (0..n).map(|i| g.self_size(i)).collect();
+    let mut retained: Vec<u64> = bigvec::with_capacity(n);
+    retained.extend((0..n).map(|i| g.self_size(i)));
     for w in (1..n).rev() {
         let child = vertex[w] as usize;
         let dom = vertex[idom[w] as usize] as usize;
         retained[dom] += retained[child];
     }
     // Back to node ordinals.
-    let mut idom_node = vec![0u32; n];
+    let mut idom_node = bigvec::filled(n, 0u32);
     for w in 1..n {
         idom_node[vertex[w] as usize] = vertex[idom[w] as usize];
     }
@@ -348,7 +423,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
     mark("dom: idom, retained sizes");
 
     // Dominator-tree children, as one packed list.
-    let mut child_first = vec![0u32; n + 1];
+    let mut child_first = bigvec::filled(n + 1, 0u32);
     for &d in &idom_node[1..] {
         child_first[d as usize + 1] += 1;
     }
@@ -356,7 +431,7 @@ pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominat
         child_first[i + 1] += child_first[i];
     }
     let mut fill = child_first.clone();
-    let mut children = vec![0u32; n.saturating_sub(1)];
+    let mut children = bigvec::filled(n.saturating_sub(1), 0u32);
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
         children[fill[d as usize] as usize] = i as u32;
         fill[d as usize] += 1;

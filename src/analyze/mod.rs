@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 pub mod bar;
+pub mod bigvec;
 pub mod bitset;
 pub mod devtools;
 pub mod diff;
 pub mod dominators;
+pub mod fxhash;
 pub mod graph;
 pub mod inflate;
 pub mod leaks;
@@ -126,16 +128,18 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     prof::start();
     // DevTools' rules read edge names (property names, WeakMap entries, `elements`).
     let mut g = load_full(path, opts.devtools_rules, bar)?;
-    prof::mark("read");
+    // The summary never reads the ids (only the reading did, for WeakMap tables).
+    g.id = Vec::new();
+    prof::mark("read: the rest, graph finished");
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
     let mut cls = classes_of(&mut g, opts);
-    // Counts, shallow sizes and distances first: then the distances and the ids (which the
-    // summary no longer reads) are freed before the dominators, the peak of the memory.
+    // Counts, shallow sizes and distances first: then the distances are freed before the
+    // dominators.
     let rows = summary::rows(&g, &cls, |_| true);
+    prof::mark("summary: counts, shallow sizes");
     cls.distance = None;
-    g.id = Vec::new();
     let dom = dominators::compute(&mut g, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();

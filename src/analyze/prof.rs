@@ -41,5 +41,5 @@ pub fn mark(label: &str) {
     let ms = last.map_or(0.0, |t| (now - t).as_secs_f64() * 1e3);
     *last = Some(now);
     let (rss, hwm) = rss();
-    eprintln!("heapsnap profile: {label:<28} {ms:>9.1} ms  rss {rss:>6} MiB  peak {hwm:>6} MiB");
+    eprintln!("heapsnap profile: {label:<34} {ms:>9.1} ms  rss {rss:>6} MiB  peak {hwm:>6} MiB");
 }

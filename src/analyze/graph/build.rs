@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use super::{EdgeKinds, Graph, NodeKinds};
+use crate::analyze::bigvec;
 use crate::analyze::bitset::BitSet;
+use crate::analyze::fxhash::FxHashMap;
 
 /// What to keep while reading.
 #[derive(Clone, Copy, Debug)]
@@ -85,7 +87,7 @@ pub struct Builder {
     /// String indices used as internal edge names.
     internal_names: BitSet,
     /// Internal edge name → WeakMap table id, for names of ephemeron edges.
-    weakmap_names: HashMap<u32, u32>,
+    weakmap_names: FxHashMap<u32, u32>,
     /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case), when
     /// the edge names are not kept.
     internal: Vec<(u32, u32)>,
@@ -132,19 +134,19 @@ impl Builder {
         let g = Graph {
             nk,
             ek,
-            ntype: Vec::with_capacity(n),
-            name: Vec::with_capacity(n),
-            id: Vec::with_capacity(n),
-            self_size: Vec::with_capacity(n),
+            ntype: bigvec::with_capacity(n),
+            name: bigvec::with_capacity(n),
+            id: bigvec::with_capacity(n),
+            self_size: bigvec::with_capacity(n),
             big_self: HashMap::new(),
-            first_edge: Vec::with_capacity(n + 1),
-            etype: Vec::with_capacity(e),
+            first_edge: bigvec::with_capacity(n + 1),
+            etype: bigvec::with_capacity(e),
             ename: if opts.edge_names {
-                Vec::with_capacity(e)
+                bigvec::with_capacity(e)
             } else {
                 Vec::new()
             },
-            eto: Vec::with_capacity(e),
+            eto: bigvec::with_capacity(e),
             table_edges: BitSet::new(),
             detached: BitSet::new(),
             attached: BitSet::new(),
@@ -162,7 +164,7 @@ impl Builder {
             edge_count_sum: 0,
             wanted: BitSet::new(),
             internal_names: BitSet::new(),
-            weakmap_names: HashMap::new(),
+            weakmap_names: FxHashMap::default(),
             internal: Vec::new(),
         }
     }
@@ -339,22 +341,39 @@ impl Builder {
         } = self;
         drop((wanted, internal_names));
         if !weakmap_names.is_empty() {
-            let table_edge = |g: &mut Graph, e: u32, name: u32| {
-                if let Some(&table) = weakmap_names.get(&name) {
-                    if g.id[g.edge_owner(e as usize)] == table {
-                        g.table_edges.insert(e);
-                    }
+            // Most internal edges are not WeakMap entries: a bit per name tells them apart
+            // before the map is asked.
+            let mut is_weakmap_name = BitSet::new();
+            for &name in weakmap_names.keys() {
+                is_weakmap_name.insert(name);
+            }
+            let table_of = |name: u32| {
+                if is_weakmap_name.contains(name) {
+                    weakmap_names.get(&name).copied()
+                } else {
+                    None
                 }
             };
             if g.ename.is_empty() {
                 for &(e, name) in &internal {
-                    table_edge(&mut g, e, name);
+                    if let Some(table) = table_of(name) {
+                        if g.id[g.edge_owner(e as usize)] == table {
+                            g.table_edges.insert(e);
+                        }
+                    }
                 }
             } else {
-                for e in 0..g.eto.len() {
-                    if g.etype[e] == g.ek.internal {
-                        let name = g.ename[e];
-                        table_edge(&mut g, e as u32, name);
+                // Node by node, so that each edge's owner is known without a search.
+                let internal = g.ek.internal;
+                for v in 0..g.ntype.len() {
+                    let owner_id = g.id[v];
+                    let edges = g.first_edge[v] as usize..g.first_edge[v + 1] as usize;
+                    for e in edges {
+                        if g.etype[e] == internal
+                            && table_of(g.ename[e]).is_some_and(|t| t == owner_id)
+                        {
+                            g.table_edges.insert(e as u32);
+                        }
                     }
                 }
             }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::bar::Bar;
 use super::graph::{Builder, Graph, LoadOptions};
+use super::prof::mark;
 use super::source::{Source, ERR_BAD_SNAPSHOT};
 use crate::core::error::SnapError;
 use meta::{Meta, Row};
@@ -126,6 +127,7 @@ impl Parser<'_> {
                             self.rows(meta.node_stride, "node", |r| g.push_node(meta.node(r)))?;
                             g.end_nodes().map_err(|e| self.bad(e))?;
                             nodes_seen = true;
+                            mark("read: nodes");
                         }
                         "edges" => {
                             if !nodes_seen {
@@ -134,6 +136,7 @@ impl Parser<'_> {
                             self.rows(meta.edge_stride, "edge", |r| g.push_edge(meta.edge(r)))?;
                             g.end_edges().map_err(|e| self.bad(e))?;
                             edges_seen = true;
+                            mark("read: edges");
                         }
                         _ => {
                             if !nodes_seen || !edges_seen {
@@ -141,6 +144,7 @@ impl Parser<'_> {
                             }
                             self.strings(g)?;
                             strings_seen = true;
+                            mark("read: strings");
                         }
                     }
                 }
@@ -216,6 +220,31 @@ impl Parser<'_> {
             let mut i = 0;
             let mut stop: Option<Result<(), String>> = None;
             while i < buf.len() {
+                if digits == 0 {
+                    // Whole numbers at once (up to 15 digits and the delimiter after them)
+                    // while 17 bytes can be looked at; anything else goes byte by byte below.
+                    while i + 17 <= buf.len() {
+                        let b = buf[i];
+                        if matches!(b, b',' | b' ' | b'\n' | b'\r' | b'\t') {
+                            i += 1;
+                            continue;
+                        }
+                        let Some((v, len)) = fast_number(&buf[i..i + 16]) else {
+                            break;
+                        };
+                        if !matches!(buf[i + len], b',' | b' ' | b'\n' | b'\r' | b'\t') {
+                            break;
+                        }
+                        i += len + 1;
+                        if let Err(e) = sink(v) {
+                            stop = Some(Err(e));
+                            break;
+                        }
+                    }
+                    if stop.is_some() || i == buf.len() {
+                        break;
+                    }
+                }
                 let b = buf[i];
                 i += 1;
                 match b {
@@ -435,6 +464,59 @@ impl Parser<'_> {
     }
 }
 
+/// The run of leading ASCII digits in the 8 bytes `w` (little endian), 0 to 8.
+#[inline(always)]
+fn digit_run(w: u64) -> usize {
+    // A byte is a digit when `b - '0'` is below 10: its high bit stays clear in both
+    // `b - '0'` and `b - '0' + 0x76`. Borrows and carries only move upward, so the bytes up to
+    // the first non-digit are judged right.
+    let x = w.wrapping_sub(0x3030_3030_3030_3030);
+    let m = (x | x.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+    (m.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `len` (1 to 8) bytes of `w`, all ASCII digits.
+#[inline(always)]
+fn digits_value(w: u64, len: usize) -> u64 {
+    let mut v = (w << (8 * (8 - len))) & 0x0F0F_0F0F_0F0F_0F0F;
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The number at the start of the 16 bytes `b` and its length in digits, when `b` starts with
+/// 1 to 15 digits (so that the byte after it is in `b`); `None` otherwise.
+#[inline(always)]
+fn fast_number(b: &[u8]) -> Option<(u64, usize)> {
+    let w0 = u64::from_le_bytes(b[..8].try_into().ok()?);
+    let l0 = digit_run(w0);
+    if l0 == 0 {
+        return None;
+    }
+    if l0 < 8 {
+        return Some((digits_value(w0, l0), l0));
+    }
+    let hi = digits_value(w0, 8);
+    let w1 = u64::from_le_bytes(b[8..16].try_into().ok()?);
+    match digit_run(w1) {
+        0 => Some((hi, 8)),
+        8 => None,
+        l1 => Some((hi * POW10[l1] + digits_value(w1, l1), 8 + l1)),
+    }
+}
+
 /// Decodes the body of a JSON string (escapes included). Lone surrogates, which V8 may write
 /// for strings that are not valid UTF-16, become U+FFFD.
 pub fn decode_json_string(raw: &[u8]) -> Result<String, String> {
@@ -496,6 +578,31 @@ pub fn decode_json_string(raw: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::decode_json_string;
+
+    #[test]
+    fn reads_numbers_eight_bytes_at_a_time() {
+        use super::fast_number;
+        let mut cases: Vec<String> = Vec::new();
+        for len in 1..=17 {
+            cases.push("9".repeat(len));
+            cases.push(format!("1{}", "0".repeat(len - 1)));
+            cases.push("1234567890123456789".chars().take(len).collect());
+            cases.push("0".repeat(len));
+        }
+        for text in cases {
+            for tail in [",", "]", "\n", " ", "x", "/"] {
+                let mut buf = format!("{text}{tail}").into_bytes();
+                buf.resize(buf.len().max(16) + 8, b',');
+                let want = (text.len() <= 15).then(|| (text.parse::<u64>().unwrap(), text.len()));
+                assert_eq!(fast_number(&buf[..16]), want, "{text}{tail}");
+            }
+        }
+        for junk in [",1", "]", " 7", "-1", "a1", ":"] {
+            let mut buf = junk.as_bytes().to_vec();
+            buf.resize(16, b'0');
+            assert_eq!(fast_number(&buf), None, "{junk}");
+        }
+    }
 
     #[test]
     fn decodes_escapes_and_surrogates() {
