@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::bigvec;
 use super::bitset::BitSet;
-use super::fxhash::FxHashMap;
 use super::graph::Graph;
+use rustc_hash::FxHashMap;
 
 /// The distance of a node no traversal reaches (DevTools' `#noDistance`).
 pub const NO_DISTANCE: i32 = -5;

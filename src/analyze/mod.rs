@@ -16,7 +16,6 @@ pub mod bitset;
 pub mod devtools;
 pub mod diff;
 pub mod dominators;
-pub mod fxhash;
 pub mod graph;
 pub mod inflate;
 pub mod leaks;

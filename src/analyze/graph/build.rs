@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::{EdgeKinds, Graph, NodeKinds};
 use crate::analyze::bigvec;
 use crate::analyze::bitset::BitSet;
-use crate::analyze::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 
 /// What to keep while reading.
 #[derive(Clone, Copy, Debug)]
