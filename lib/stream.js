@@ -109,6 +109,10 @@ async function sendSpool(file, writable, { onOpen } = {}) {
     return size
   } catch (e) {
     if (e.code === 'ERR_HEAPSNAP_STREAM') throw e
+    // Every byte was handed to the Writable and none is left in its buffer, then it closed
+    // before the pipeline ended it: an HTTP client that read the whole Content-Length and hung
+    // up at once, seen on a busy event loop. The Writable accepted the whole snapshot.
+    if (e.code === 'ERR_STREAM_PREMATURE_CLOSE' && sent === size && writable.writableLength === 0) return size
     throw streamError(e, sent, size)
   } finally {
     if (fd !== undefined) fs.closeSync(fd)
