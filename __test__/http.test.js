@@ -30,6 +30,17 @@ class HttpMarker {
 const markers = Array.from({ length: MARKERS }, (_, i) => new HttpMarker(i))
 
 /** A node:http server on 127.0.0.1 with createHandler(options); `wrap(req)` runs first. */
+/** Servers still listening: a test that fails before its close() must not keep the file's process alive. */
+const listening = new Set()
+test.after(() =>
+  Promise.all(
+    [...listening].map((server) => {
+      server.closeAllConnections?.()
+      return new Promise((done) => server.close(done))
+    }),
+  ),
+)
+
 function serve(options, { wrap } = {}) {
   const audits = new EventEmitter()
   const entries = []
@@ -45,6 +56,8 @@ function serve(options, { wrap } = {}) {
     wrap?.(req)
     handler(req, res)
   })
+  listening.add(server)
+  server.on('close', () => listening.delete(server))
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () =>
       resolve({
