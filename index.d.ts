@@ -424,10 +424,7 @@ export interface Verdict {
   windowMs: number
   /** Samples in the window. */
   samples: number
-  /**
-   * Full GCs seen in the window. Their heap sizes are the floor when there are two or more;
-   * else the latest five full GCs are; with fewer than two in all, there is no `'js-heap'` verdict.
-   */
+  /** Full GCs seen in the window (their heap sizes are the floor when there are two or more). */
   majorGcs: number
   /** What the kind means and what to do. */
   message: string

@@ -76,32 +76,29 @@ function fit(points) {
   return { slope, r2: svv === 0 ? 0 : (stv * stv) / (stt * svv), mean: mv }
 }
 
-/** How many of the latest major GCs stand for the floor when the window holds fewer than two. */
-const RECENT_GCS = 5
-
-/**
- * The heap's floor: the heap after each major GC (mark-compact) in the window when there were
- * two or more, else after the latest ones before it. Until two mark-compacts have run there is
- * no floor: a heap filling with garbage that no full GC has collected yet looks like a leak
- * (seen on Node 18: js-heap with 0 major GCs in a steady service's window).
- */
-function floorPoints(gcs, recentGcs) {
+/** The heap's floor: the heap after major GCs when there were two or more, else the lowest heapUsed per fifth of the window. */
+function floorPoints(samples, gcs) {
   if (gcs.length >= 2) return gcs
-  return recentGcs.length >= 2 ? recentGcs.slice(-RECENT_GCS) : []
+  const buckets = 5
+  const t0 = samples[0].t
+  const span = samples[samples.length - 1].t - t0 || 1
+  const mins = []
+  for (const s of samples) {
+    const b = Math.min(buckets - 1, Math.floor(((s.t - t0) / span) * buckets))
+    if (!mins[b] || s.heapUsed < mins[b].v) mins[b] = { t: s.t, v: s.heapUsed }
+  }
+  return mins.filter(Boolean)
 }
 
-/**
- * The verdict over the samples of one window. `gcs`: the major GCs in the window; `recentGcs`:
- * the latest ones, also before it.
- */
-function classify(samples, gcs, windowMs, recentGcs = gcs) {
+/** The verdict over the samples of one window. */
+function classify(samples, gcs, windowMs) {
   const span = samples.length ? samples[samples.length - 1].t - samples[0].t : 0
   const base = { windowMs, samples: samples.length, majorGcs: gcs.length, slopes: null }
   if (samples.length < MIN_SAMPLES || span < windowMs * 0.9) {
     return { kind: 'unknown', confidence: 0, ...base, message: ADVICE.unknown }
   }
   const series = {
-    heapFloor: floorPoints(gcs, recentGcs),
+    heapFloor: floorPoints(samples, gcs),
     heapUsed: samples.map((s) => ({ t: s.t, v: s.heapUsed })),
     external: samples.map((s) => ({ t: s.t, v: s.external })),
     rss: samples.map((s) => ({ t: s.t, v: s.rss })),
@@ -159,7 +156,6 @@ function monitor(options) {
 
   const samples = []
   const gcs = []
-  const recentGcs = []
   let current = classify([], [], windowMs)
   // The raw classification and since when it has said so: a verdict changes only once the new
   // kind has held for SETTLE × windowMs (start-up growth and GC sawtooth come and go).
@@ -171,11 +167,7 @@ function monitor(options) {
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const kind = e.detail?.kind ?? e.kind
-      if (kind !== GC_MAJOR) continue
-      const point = { t: Date.now(), v: v8.getHeapStatistics().used_heap_size }
-      gcs.push(point)
-      recentGcs.push(point)
-      if (recentGcs.length > RECENT_GCS) recentGcs.shift()
+      if (kind === GC_MAJOR) gcs.push({ t: Date.now(), v: v8.getHeapStatistics().used_heap_size })
     }
   })
   observer.observe({ entryTypes: ['gc'] })
@@ -190,7 +182,7 @@ function monitor(options) {
     samples.push({ t: Date.now(), rss: m.rss, heapUsed: m.heapUsed, external: m.external })
     trim(samples)
     trim(gcs)
-    const v = classify(samples, gcs, windowMs, recentGcs)
+    const v = classify(samples, gcs, windowMs)
     const now = Date.now()
     if (v.kind !== pending.kind) pending = { kind: v.kind, since: now }
     const settled = v.kind === current.kind || now - pending.since >= SETTLE * windowMs
