@@ -190,6 +190,17 @@ function expectedPeak(rows, shape, mb) {
   return 60 * MiB + 1.5 * heap + perHeapByte * heap
 }
 
+/** How long one row's child may run: Node 18 generates ~10× slower than 20+. */
+const childTimeoutMs = (major, mb) => (major === '18' ? 10 : 1) * (120000 + mb * 6000)
+
+/** Rows in table order: Node version, heap size, then bench/heaps.js's shape order. */
+function sortRows(rows) {
+  const order = Object.keys(require('./heaps').SHAPES)
+  return rows.sort(
+    (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
+  )
+}
+
 function runChild(bin, config, timeoutMs) {
   const oldSpace = Math.max(1024, Math.ceil(config.mb * 3 + 512))
   const args = ['--expose-gc', `--max-old-space-size=${oldSpace}`, __filename, '--child', JSON.stringify(config)]
@@ -238,10 +249,8 @@ async function main() {
           }
           const bin = nodeBinary(major)
           const version = sh(bin, ['--version']).trim()
-          // Node 18 generates ~10× slower than 20+.
-          const timeoutMs = (major === '18' ? 10 : 1) * (120000 + mb * 6000)
           const t0 = Date.now()
-          const r = await runChild(bin, { shape, mb, dir }, timeoutMs)
+          const r = await runChild(bin, { shape, mb, dir }, childTimeoutMs(major, mb))
           const row = {
             node: major,
             version,
@@ -291,11 +300,7 @@ async function releaseRows(opts) {
         for (const shape of shapes) {
           if (readResults(RELEASE_RESULTS).some((r) => key(r) === `${major}|${shape}|${mb}`)) continue
           const bin = nodeBinary(major)
-          const r = await runChild(
-            bin,
-            { shape, mb, dir, release: true },
-            (major === '18' ? 10 : 1) * (120000 + mb * 6000),
-          )
+          const r = await runChild(bin, { shape, mb, dir, release: true }, childTimeoutMs(major, mb))
           const row = { node: major, version: sh(bin, ['--version']).trim(), shape, mb, ...r }
           console.log(JSON.stringify(row))
           fs.appendFileSync(RELEASE_RESULTS, JSON.stringify(row) + '\n')
@@ -313,11 +318,7 @@ const mib = (b) => (b == null ? '-' : (b / MiB).toFixed(0))
 const ratio = (a, b) => (a == null || !b ? '-' : (a / b).toFixed(2))
 
 function render(resultsFile) {
-  const { SHAPES } = require('./heaps')
-  const order = Object.keys(SHAPES)
-  const rows = readResults(resultsFile).sort(
-    (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
-  )
+  const rows = sortRows(readResults(resultsFile))
   const lines = [
     '| Node | shape | heap MiB | large objects MiB | objects | RSS before MiB | peak growth MiB | model MiB (no history) | model/meas. | 2nd dump: peak growth MiB | model MiB (history) | model/meas. | bytes/object | RSS 2 s after MiB | worst case MiB | generate s | serialize s |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
@@ -367,9 +368,7 @@ function render(resultsFile) {
     '| Node | shape | heap MiB | objects | RSS before MiB | RSS 2 s after the dump MiB | after ÷ before | RSS after releaseObjectIds() MiB | released ÷ before | within max(+64 MiB, +25%) |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
   ]
-  for (const r of readResults(RELEASE_RESULTS).sort(
-    (a, b) => Number(a.node) - Number(b.node) || a.mb - b.mb || order.indexOf(a.shape) - order.indexOf(b.shape),
-  )) {
+  for (const r of sortRows(readResults(RELEASE_RESULTS))) {
     if (r.error) {
       release.push(`| ${r.version} | ${r.shape} | (${r.mb} MB) | failed: ${r.error.replace(/\|/g, '/')} |`)
       continue
