@@ -75,6 +75,22 @@ function cgroup(dir, version) {
     version,
     /** A shell prefix that moves the shell (and the node it execs) into the cgroup. */
     enter: `echo $$ > ${dir}/cgroup.procs`,
+    /** The bytes charged to the cgroup now. */
+    usage() {
+      const file = version === 'cgroup2' ? 'memory.current' : 'memory.usage_in_bytes'
+      return Number(fs.readFileSync(path.join(dir, file), 'utf8'))
+    },
+    /** Sets a new limit (above the usage: the kernel reclaims, then refuses, below it). */
+    setLimit(bytes) {
+      if (version === 'cgroup2') fs.writeFileSync(path.join(dir, 'memory.max'), String(bytes))
+      else {
+        // v1 keeps memory+swap ≥ memory: lower the memory limit first, then the other.
+        fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes))
+        try {
+          fs.writeFileSync(path.join(dir, 'memory.memsw.limit_in_bytes'), String(bytes))
+        } catch {}
+      }
+    },
     /** How many processes the kernel's OOM killer killed in this cgroup. */
     oomKills() {
       const file = version === 'cgroup2' ? 'memory.events' : 'memory.oom_control'

@@ -290,6 +290,75 @@ test(
   }),
 )
 
+/**
+ * A heap of wide objects: 75 k objects of 64 properties each (in chunks of 10 k, so that no
+ * array reaches the large-object space). Every property is an edge of the snapshot, so each
+ * object costs ~2.5 KiB to dump: about twice what an object count predicts (~250 MiB of heap,
+ * ~530 MiB of growth).
+ */
+const WIDE = `class Wide {}
+  const shared = { name: 'shared' };
+  globalThis.chunks = [];
+  for (let c = 0; c < 8; c++) {
+    const chunk = [];
+    for (let i = 0; i < 9375; i++) { const o = new Wide(); for (let p = 0; p < 64; p++) o['p' + p] = shared; chunk.push(o) }
+    globalThis.chunks.push(chunk);
+  }`
+
+test(
+  'wide objects, twice what their count predicts: the live estimate stops the dump at half-way, not the OOM killer',
+  { timeout: 180_000 },
+  withCgroup(4096 * MiB, async (t, cg) => {
+    // What the dump needs, and what the object count says, in a roomy process.
+    const roomy = runNodeOk(
+      `${WIDE}
+      heapsnap.snapshot({ dir: ${JSON.stringify(tmpdir('wide-roomy'))} }).then((r) => {
+        require('node:fs').rmSync(r.path);
+        console.log(JSON.stringify({ peak: r.peakRssBytes, predicted: r.predictedPeakBytes, objects: r.objectCount }));
+      });`,
+      { timeout: 120_000 },
+    )
+    t.diagnostic(
+      `roomy: peak growth ${Math.round(roomy.peak / MiB)} MiB, predicted from ${roomy.objects} objects ` +
+        `${Math.round(roomy.predicted / MiB)} MiB`,
+    )
+    assert.ok(roomy.predicted < roomy.peak * 0.8, 'the object count alone falls short on this heap')
+    // The same heap in a cgroup that leaves room for the count's prediction, not for the dump.
+    const dir = tmpdir('cg-wide')
+    const s = startIn(
+      cg,
+      program(
+        WIDE,
+        `try { await heapsnap.snapshot({ dir: ${JSON.stringify(dir)} }); return { snapshot: 'written' } }
+        catch (e) {
+          const next = await heapsnap.estimate({ count: true });
+          return { code: e.code, needed: e.needed, available: e.available, next: next.predictedPeakBytes };
+        }`,
+      ),
+      { cwd: dir },
+    )
+    await s.waitFor(/^ready (\d+)$/m, 60_000)
+    const available = Math.max(Math.round(roomy.peak * 0.85), roomy.predicted + 100 * MiB)
+    cg.setLimit(cg.usage() + available)
+    t.diagnostic(`headroom set to ${Math.round(available / MiB)} MiB`)
+    s.child.stdin.write('go\n')
+    const { code, signal } = await s.exited
+    assert.equal(signal, null, `no kill: ${s.stderr}`)
+    assert.equal(code, 0, s.stderr)
+    const out = JSON.parse(s.stdout.trim().split('\n').pop())
+    t.diagnostic(`refused: ${JSON.stringify(out)}`)
+    assert.equal(out.code, 'ERR_HEAPSNAP_NO_HEADROOM', JSON.stringify(out))
+    // Stopped on the live estimate, which is near what the dump needs; growth alone would
+    // have said less than the headroom (or nothing, and the final step would have been killed).
+    assert.ok(out.needed >= roomy.peak * 0.9, `needed ${out.needed} for a peak of ${roomy.peak}`)
+    assert.ok(out.needed > out.available)
+    // What the stopped dump saw is this process's history now: the next prediction knows.
+    assert.ok(out.next >= roomy.peak * 0.9, `next prediction ${out.next} for a peak of ${roomy.peak}`)
+    assert.deepEqual(ls(dir), [], 'no file, no .tmp')
+    assert.equal(cg.oomKills(), 0, "the kernel's OOM killer did not run")
+  }),
+)
+
 test('estimate() and capabilities().memory answer without dumping', () => {
   const out = runNodeOk(`
     (async () => {

@@ -124,6 +124,22 @@ function closures(units) {
   return all
 }
 
+/**
+ * Wide objects: records of 64 fields (a parsed row, a config object), each field a reference to
+ * one shared object. Every field is an edge of the snapshot, so an object costs ~2.5 KiB to dump:
+ * the shape an object count underestimates.
+ */
+function wideObjects(units) {
+  const shared = { name: 'shared' }
+  const all = new Array(units)
+  for (let i = 0; i < units; i++) {
+    const o = {}
+    for (let p = 0; p < 64; p++) o['f' + p] = shared
+    all[i] = o
+  }
+  return all
+}
+
 // bytesPerUnit: retained heap per unit, measured with --calibrate on Node 20 (x64, no pointer
 // compression). Only used to pick a unit count for a target size; the real heapUsed is reported.
 const SHAPES = {
@@ -132,6 +148,7 @@ const SHAPES = {
   'number-arrays': { build: numberArrays, bytesPerUnit: 5478, describe: 'arrays of numbers' },
   'maps-sets': { build: mapsSets, bytesPerUnit: 2388, describe: 'Maps/Sets' },
   closures: { build: closures, bytesPerUnit: 168, describe: 'closures over small objects' },
+  'wide-objects': { build: wideObjects, bytesPerUnit: 3430, describe: 'objects of 64 fields' },
 }
 
 /**

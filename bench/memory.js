@@ -25,6 +25,9 @@
 //                            bytes, V8 major) in a fresh child that rebuilds it, without dumping
 //   --release                per row: RSS before a dump, 2 s after, and 2 s after
 //                            releaseObjectIds() (bench/memory-release-results.jsonl)
+//   --live                   per row: the live guard's estimate at 50/75/90% of V8's
+//                            extraction against the measured peak (HEAPSNAP_DEBUG_MEMORY=1 in
+//                            the child; bench/memory-live-results.jsonl)
 //   --no-render              do not rewrite bench/MEMORY.md after the runs
 
 const { spawn } = require('node:child_process')
@@ -111,6 +114,11 @@ async function child(config) {
     }
   }
 
+  if (config.live) {
+    // One dump; the parent reads the live estimates from the trace on stderr.
+    return { units, heapUsed, heap, dump: await measuredDump(heapsnap, config.dir) }
+  }
+
   const first = await measuredDump(heapsnap, config.dir)
   await sleep(2000)
   const rssAfter2s = status().rss
@@ -153,6 +161,7 @@ function parseArgs(argv) {
     else if (k === '--render') a.renderOnly = true
     else if (k === '--backfill-heap') a.backfill = true
     else if (k === '--release') a.release = true
+    else if (k === '--live') a.live = true
     else if (k === '--no-render') a.render = false
     else throw new Error(`unknown option ${k}`)
   }
@@ -201,11 +210,36 @@ function sortRows(rows) {
   )
 }
 
+/**
+ * The live estimates of one dump from its `HEAPSNAP_DEBUG_MEMORY=1` trace (src/binding/dump.rs:
+ * `heapsnap-trace: progress <done> <total> <grown MiB> <live MiB or -1> <index names MiB>`): the
+ * first one at or past each share of the objects, before the large objects' last reports.
+ */
+function liveEstimates(stderr) {
+  const reports = []
+  for (const m of stderr.matchAll(/^heapsnap-trace: progress (\d+) (\d+) (\d+) (-?\d+) (\d+)$/gm))
+    reports.push(m.slice(1).map(Number))
+  if (!reports.length) return null
+  const total = reports[0][1]
+  const at = (share) => {
+    const r = reports.find(([done, , , live]) => done >= share * total && done + 1 < total && live >= 0)
+    return r ? r[3] * MiB : null
+  }
+  return {
+    at50: at(0.5),
+    at75: at(0.75),
+    at90: at(0.9),
+    startGrowth: reports[0][2] * MiB,
+    indexNames: reports[0][4] * MiB,
+  }
+}
+
 function runChild(bin, config, timeoutMs) {
   const oldSpace = Math.max(1024, Math.ceil(config.mb * 3 + 512))
   const args = ['--expose-gc', `--max-old-space-size=${oldSpace}`, __filename, '--child', JSON.stringify(config)]
+  const env = config.live ? { ...process.env, HEAPSNAP_DEBUG_MEMORY: '1' } : process.env
   return new Promise((resolve) => {
-    const p = spawn('nice', ['-n', '10', bin, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn('nice', ['-n', '10', bin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     p.stdout.on('data', (d) => (out += d))
@@ -214,7 +248,8 @@ function runChild(bin, config, timeoutMs) {
     p.on('close', (code, signal) => {
       clearTimeout(timer)
       const line = out.split('\n').find((l) => l.startsWith('MEMORY_RESULT '))
-      if (line) resolve(JSON.parse(line.slice('MEMORY_RESULT '.length)))
+      if (line && config.live) resolve({ ...JSON.parse(line.slice('MEMORY_RESULT '.length)), live: liveEstimates(err) })
+      else if (line) resolve(JSON.parse(line.slice('MEMORY_RESULT '.length)))
       else resolve({ error: `exit ${code ?? signal}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}` })
     })
   })
@@ -225,7 +260,8 @@ async function main() {
   const { SHAPES } = require('./heaps')
   if (opts.renderOnly) return render(opts.results)
   if (opts.backfill) return backfillHeap(opts.results)
-  if (opts.release) return releaseRows(opts)
+  if (opts.release) return extraRows(opts, RELEASE_RESULTS, { release: true })
+  if (opts.live) return extraRows(opts, LIVE_RESULTS, { live: true })
   const shapes = opts.shapes || Object.keys(SHAPES)
   for (const s of shapes) if (!SHAPES[s]) throw new Error(`unknown shape ${s}`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
@@ -289,21 +325,26 @@ async function backfillHeap(file) {
 }
 
 const RELEASE_RESULTS = path.join(__dirname, 'memory-release-results.jsonl')
+const LIVE_RESULTS = path.join(__dirname, 'memory-live-results.jsonl')
 
-/** `--release`: RSS before a dump, 2 s after it, and 2 s after releaseObjectIds(), per row. */
-async function releaseRows(opts) {
+/**
+ * `--release`: RSS before a dump, 2 s after it, and 2 s after releaseObjectIds(), per row.
+ * `--live`: the live estimates of one dump against its measured peak growth, per row.
+ */
+async function extraRows(opts, file, mode) {
   const shapes = opts.shapes || Object.keys(require('./heaps').SHAPES)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heapsnap-memory-'))
   try {
     for (const major of opts.nodes)
       for (const mb of opts.sizes.map(Number))
         for (const shape of shapes) {
-          if (readResults(RELEASE_RESULTS).some((r) => key(r) === `${major}|${shape}|${mb}`)) continue
+          if (readResults(file).some((r) => key(r) === `${major}|${shape}|${mb}`)) continue
           const bin = nodeBinary(major)
-          const r = await runChild(bin, { shape, mb, dir, release: true }, childTimeoutMs(major, mb))
+          const r = await runChild(bin, { shape, mb, dir, ...mode }, childTimeoutMs(major, mb))
           const row = { node: major, version: sh(bin, ['--version']).trim(), shape, mb, ...r }
+          for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true })
           console.log(JSON.stringify(row))
-          fs.appendFileSync(RELEASE_RESULTS, JSON.stringify(row) + '\n')
+          fs.appendFileSync(file, JSON.stringify(row) + '\n')
         }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
@@ -378,11 +419,38 @@ function render(resultsFile) {
       `| ${[r.version, r.shape, mib(r.heapUsed), r.objects, mib(r.rssBefore), mib(r.rssAfter2s), ratio(r.rssAfter2s, r.rssBefore), mib(r.rssReleased), ratio(r.rssReleased, r.rssBefore), r.rssReleased <= bound ? 'yes' : '**no**'].join(' | ')} |`,
     )
   }
-  const rs = out.indexOf('<!-- release -->')
-  const re = out.indexOf('<!-- /release -->')
-  if (rs >= 0 && re > rs) out = out.slice(0, rs) + '<!-- release -->\n' + release.join('\n') + '\n' + out.slice(re)
+  out = replaceBetween(out, 'release', release)
+  out = replaceBetween(out, 'live', liveTable())
   fs.writeFileSync(file, out)
   console.log(`wrote ${path.relative(process.cwd(), file)} (${rows.length} rows)`)
+}
+
+/** `doc` with the lines between `<!-- name -->` and `<!-- /name -->` replaced (if both are there). */
+function replaceBetween(doc, name, lines) {
+  const start = doc.indexOf(`<!-- ${name} -->`)
+  const end = doc.indexOf(`<!-- /${name} -->`)
+  if (start < 0 || end < start) return doc
+  return doc.slice(0, start) + `<!-- ${name} -->\n` + lines.join('\n') + '\n' + doc.slice(end)
+}
+
+/** The live estimates against the measured peak, and the model before the dump beside them. */
+function liveTable() {
+  const lines = [
+    '| Node | shape | heap MiB | objects | peak growth MiB | model before the dump MiB | ÷ | live at 50% MiB | ÷ | at 75% MiB | ÷ | at 90% MiB | ÷ |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const r of sortRows(readResults(LIVE_RESULTS))) {
+    if (r.error || !r.live) {
+      lines.push(`| ${r.version} | ${r.shape} | (${r.mb} MB) | failed: ${String(r.error).replace(/\|/g, '/')} |`)
+      continue
+    }
+    const g = r.dump.growth
+    const model = predictDumpPeak(r.dump.objects, r.heap, null)
+    const cells = [r.version, r.shape, mib(r.heapUsed), r.dump.objects, mib(g), mib(model), ratio(model, g)]
+    for (const k of ['at50', 'at75', 'at90']) cells.push(mib(r.live[k]), ratio(r.live[k], g))
+    lines.push(`| ${cells.join(' | ')} |`)
+  }
+  return lines
 }
 
 if (process.argv[2] === '--child') {

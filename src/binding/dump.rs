@@ -16,7 +16,7 @@ use super::progress_pair;
 use crate::core::dump::{self, DumpPlan};
 use crate::core::error::Refusal;
 use crate::core::error::SnapError;
-use crate::core::memory::{self, Headroom, Heap, Learned};
+use crate::core::memory::{self, Headroom, Heap, Learned, Live};
 use crate::core::naming;
 use crate::core::progress::Progress;
 use crate::core::sink::{DumpStats, Notify, Outcome, Pending, Sink, SinkSpec, CHUNK_BYTES};
@@ -188,6 +188,9 @@ struct Guard {
     history: Option<Learned>,
     predicted: Option<u64>,
     refused: Option<Refusal>,
+    /// What a dump stopped on its live estimate teaches the next one (the count alone was
+    /// short for this heap).
+    learned: Option<Learned>,
 }
 
 impl Guard {
@@ -200,8 +203,8 @@ impl Guard {
         false
     }
 
-    /// `false`: abort the dump.
-    fn check(&mut self, total: u32) -> bool {
+    /// `false`: abort the dump. `live`: the live estimate of the peak, once there is one.
+    fn check(&mut self, total: u32, live: Option<u64>) -> bool {
         if self.predicted.is_none() {
             let predicted = memory::predict(u64::from(total), self.heap, self.history);
             self.predicted = Some(predicted);
@@ -209,11 +212,15 @@ impl Guard {
                 return self.refuse(predicted);
             }
         }
-        // The live guard: the growth so far must leave the margin free.
+        // The live guard: the growth so far, and the growth it extrapolates to, must leave the
+        // margin free.
         let grown = memory::grown_since(self.rss_before);
-        if grown.saturating_add(memory::margin(self.headroom.available)) > self.headroom.available {
-            let predicted = self.predicted.unwrap_or(0);
-            return self.refuse(predicted.max(grown));
+        let needed = grown.max(live.unwrap_or(0));
+        if !memory::fits(needed, &self.headroom) {
+            if live.is_some_and(|l| l >= grown) {
+                self.learned = Some(Learned::from_dump(needed, u64::from(total), self.heap));
+            }
+            return self.refuse(needed);
         }
         true
     }
@@ -239,10 +246,15 @@ struct Feed {
     sink: Sink,
     progress: Option<Progress>,
     guard: Option<Guard>,
+    /// The live estimate, fed by every progress report.
+    live: Live,
+    /// The heap the dump walks (what the estimates read).
+    heap: Heap,
+    rss_before: u64,
     peak: PeakWatch,
-    /// `HEAPSNAP_DEBUG_MEMORY=1`: one stderr line per progress report with the RSS growth
-    /// (how bench/MEMORY.md's timeline was measured).
-    trace: Option<u64>,
+    /// `HEAPSNAP_DEBUG_MEMORY=1`: one stderr line per progress report with the RSS growth and
+    /// the live estimate, in MiB (how bench/MEMORY.md's timeline was measured).
+    trace: bool,
     /// When generation ended (the JS thread is free from here on in a background dump).
     generated_at: Option<Instant>,
 }
@@ -254,13 +266,19 @@ fn memory_trace() -> bool {
 
 impl v8::SnapshotOutput for Feed {
     fn wants_progress(&self) -> bool {
-        self.progress.is_some() || self.guard.is_some() || self.trace.is_some()
+        self.progress.is_some() || self.guard.is_some() || self.trace
     }
 
     fn progress(&mut self, done: u32, total: u32) -> bool {
-        if let Some(before) = self.trace {
-            let grown = memory::grown_since(before);
-            eprintln!("heapsnap-trace: progress {done} {total} {}", grown >> 20);
+        let grown = memory::grown_since(self.rss_before);
+        let live = self.live.observe(done, total, grown, self.heap);
+        if self.trace {
+            let live = live.map_or(-1, |b| (b >> 20) as i64);
+            let index = self.heap.index_bytes() >> 20;
+            eprintln!(
+                "heapsnap-trace: progress {done} {total} {} {live} {index}",
+                grown >> 20
+            );
         }
         if let (Some(p), true) = (self.progress.as_ref(), total > 0) {
             p.tick(|| {
@@ -271,7 +289,7 @@ impl v8::SnapshotOutput for Feed {
             });
         }
         if let Some(g) = self.guard.as_mut() {
-            if !g.check(total) {
+            if !g.check(total, live) {
                 return false;
             }
         }
@@ -281,8 +299,8 @@ impl v8::SnapshotOutput for Feed {
     fn generated(&mut self, nodes: Option<u64>) {
         self.generated_at = Some(Instant::now());
         self.peak.sample();
-        if let Some(before) = self.trace {
-            let grown = memory::grown_since(before);
+        if self.trace {
+            let grown = memory::grown_since(self.rss_before);
             eprintln!(
                 "heapsnap-trace: generated {} {}",
                 nodes.unwrap_or(0),
@@ -340,6 +358,7 @@ fn preflight(
             history: hist,
             predicted: None,
             refused: None,
+            learned: None,
         }));
     }
     // The JS engine cannot be stopped halfway: it needs a history that says it fits.
@@ -508,11 +527,14 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                 sink,
                 progress,
                 guard,
+                live: Live::default(),
+                heap: heap.unwrap_or_default(),
+                rss_before,
                 peak: PeakWatch {
                     max_rss: rss_before,
                     chunks: 0,
                 },
-                trace: memory_trace().then_some(rss_before),
+                trace: memory_trace(),
                 generated_at: None,
             };
             // What happens once serialization has ended, on whichever thread ran it. Touches
@@ -543,6 +565,9 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     Err(e) => {
                         sink.abort();
                         std::thread::spawn(os::malloc_trim);
+                        if let Some(l) = guard.as_ref().and_then(|g| g.learned) {
+                            *lock(&HISTORY) = Some(l);
+                        }
                         let err = match guard.and_then(|g| g.refused) {
                             Some(r) => SnapError::no_headroom(&path, r),
                             None => SnapError::other(
