@@ -319,14 +319,14 @@ impl v8::SnapshotOutput for Feed {
     }
 }
 
-/// Whether the cheap bound fails for this heap: a limit is known and even the worst shape of
-/// its size would not fit. Then a full GC comes first: V8's snapshot collects all
-/// garbage before it counts anyway, so the bound is taken on the heap that will be walked
-/// (the memory test's service on Node 26: 102 MiB of heap before, 86 MiB after).
-fn tight(plan: &DumpPlan, heap: Option<Heap>) -> bool {
-    plan.memory_check
-        && memory::headroom()
-            .is_some_and(|h| !memory::fits(memory::worst_case(heap.unwrap_or_default()), &h))
+/// The headroom when the cheap bound fails for this heap: the check is on, a limit is known,
+/// and even the worst shape of the heap's size would not fit. `None`: the dump goes ahead
+/// with no counting pass (a roomy machine pays nothing).
+fn tight(plan: &DumpPlan, heap: Heap) -> Option<Headroom> {
+    if !plan.memory_check {
+        return None;
+    }
+    memory::headroom().filter(|h| !memory::fits(memory::worst_case(heap), h))
 }
 
 /// The memory check before a dump. `Err`: refused at once (even the JS engine, which cannot
@@ -338,17 +338,10 @@ fn preflight(
     heap: Option<Heap>,
     rss_before: u64,
 ) -> std::result::Result<Option<Guard>, Refusal> {
-    if !plan.memory_check {
-        return Ok(None);
-    }
-    let Some(headroom) = memory::headroom() else {
+    let heap = heap.unwrap_or_default();
+    let Some(headroom) = tight(plan, heap) else {
         return Ok(None);
     };
-    let heap = heap.unwrap_or_default();
-    // The cheap bound first: a roomy machine pays no counting pass.
-    if memory::fits(memory::worst_case(heap), &headroom) {
-        return Ok(None);
-    }
     let hist = history();
     if native {
         return Ok(Some(Guard {
@@ -510,8 +503,14 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             // A dump waits for this thread's background serialization and frees its snapshot
             // first: the memory check must not run while another snapshot is alive.
             v8::settle_background(true, false);
+            // When the cheap bound fails, a full GC comes first: V8's snapshot collects all
+            // garbage before it counts anyway, so the bound is taken on the heap that will be
+            // walked (the memory test's service on Node 26: 102 MiB of heap before, 86 after).
             let mut heap = heap_now();
-            if req.may_collect && tight(&plan, heap) && v8::collect_garbage() {
+            if req.may_collect
+                && tight(&plan, heap.unwrap_or_default()).is_some()
+                && v8::collect_garbage()
+            {
                 heap = heap_now();
             }
             let rss_before = memory::rss_bytes().unwrap_or(0);
