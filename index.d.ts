@@ -93,7 +93,10 @@ export interface SnapshotResult {
   serializeMs: number | null
   /** The snapshot's object (node) count (native engine; else `null`). */
   objectCount: number | null
-  /** The memory model's prediction of the dump's peak RSS growth, bytes. */
+  /**
+   * The memory model's prediction of the dump's peak RSS growth before V8 allocated the
+   * snapshot (from the object count and this process's previous dump), bytes.
+   */
   predictedPeakBytes: number | null
   /** The dump's measured peak RSS growth, bytes (Linux; else `null`). */
   peakRssBytes: number | null
@@ -215,7 +218,10 @@ export interface SnapshotError extends Error {
   errno?: number
   path?: string
   syscall?: string
-  /** `ERR_HEAPSNAP_NO_HEADROOM`: the bytes the dump would have needed. */
+  /**
+   * `ERR_HEAPSNAP_NO_HEADROOM`: the bytes the dump would have needed: the prediction before
+   * the dump, or, for a dump stopped on the way, the live estimate (or the growth so far).
+   */
   needed?: number
   /** `ERR_HEAPSNAP_NO_HEADROOM`: the bytes the tightest limit left. */
   available?: number
