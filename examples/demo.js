@@ -155,5 +155,5 @@ async function main() {
 
 main().catch((err) => {
   console.error(err)
-  process.exitCode = 1
+  process.exit(1) // the server, the traffic and the monitor would keep the process alive
 })
