@@ -116,7 +116,7 @@ async function main() {
     const m = heapsnap.monitor({
       dir,
       intervalMs: 250,
-      windowMs: 4000,
+      windowMs: 10_000,
       onVerdict: (v) =>
         console.log(
           `  verdict after ${((Date.now() - started) / 1000).toFixed(1)} s: ${v.kind} (confidence ${v.confidence}): ${v.message}`,
