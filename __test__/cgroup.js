@@ -26,44 +26,30 @@ function make(limitBytes) {
   if (process.getuid?.() !== 0) return { skip: 'creating a memory cgroup needs root' }
   const name = `heapsnap-test-${randomBytes(4).toString('hex')}`
   const errors = []
-  const v2 = mountOf('cgroup2')
-  if (v2) {
+  const mounts = [
+    ['cgroup2', () => mountOf('cgroup2')],
+    ['cgroup1', () => mountOf('cgroup', 'memory')],
+  ]
+  for (const [version, mount] of mounts) {
+    const root = mount()
+    if (!root) continue
     try {
-      const controllers = fs.readFileSync(path.join(v2, 'cgroup.controllers'), 'utf8')
-      if (!controllers.split(/\s+/).includes('memory')) throw new Error(`no memory controller in ${v2}`)
-      const dir = path.join(v2, name)
+      if (version === 'cgroup2') {
+        const controllers = fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8')
+        if (!controllers.split(/\s+/).includes('memory')) throw new Error(`no memory controller in ${root}`)
+      }
+      const dir = path.join(root, name)
       fs.mkdirSync(dir)
+      const cg = cgroup(dir, version)
       try {
-        fs.writeFileSync(path.join(dir, 'memory.max'), String(limitBytes))
-        try {
-          fs.writeFileSync(path.join(dir, 'memory.swap.max'), '0')
-        } catch {}
+        cg.setLimit(limitBytes)
       } catch (e) {
         fs.rmdirSync(dir)
         throw e
       }
-      return cgroup(dir, 'cgroup2')
+      return cg
     } catch (e) {
-      errors.push(`cgroup2: ${e.message}`)
-    }
-  }
-  const v1 = mountOf('cgroup', 'memory')
-  if (v1) {
-    try {
-      const dir = path.join(v1, name)
-      fs.mkdirSync(dir)
-      try {
-        fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(limitBytes))
-        try {
-          fs.writeFileSync(path.join(dir, 'memory.memsw.limit_in_bytes'), String(limitBytes))
-        } catch {}
-      } catch (e) {
-        fs.rmdirSync(dir)
-        throw e
-      }
-      return cgroup(dir, 'cgroup1')
-    } catch (e) {
-      errors.push(`cgroup1: ${e.message}`)
+      errors.push(`${version}: ${e.message}`)
     }
   }
   return { skip: `no writable memory cgroup (${errors.join('; ') || 'none mounted'})` }
@@ -80,11 +66,19 @@ function cgroup(dir, version) {
       const file = version === 'cgroup2' ? 'memory.current' : 'memory.usage_in_bytes'
       return Number(fs.readFileSync(path.join(dir, file), 'utf8'))
     },
-    /** Sets a new limit (above the usage: the kernel reclaims, then refuses, below it). */
+    /**
+     * Sets the limit, with no swap beyond it where the kernel accounts swap (above the usage:
+     * below it, the kernel reclaims, then refuses).
+     */
     setLimit(bytes) {
-      if (version === 'cgroup2') fs.writeFileSync(path.join(dir, 'memory.max'), String(bytes))
-      else {
-        // v1 keeps memory+swap ≥ memory: lower the memory limit first, then the other.
+      if (version === 'cgroup2') {
+        fs.writeFileSync(path.join(dir, 'memory.max'), String(bytes))
+        try {
+          fs.writeFileSync(path.join(dir, 'memory.swap.max'), '0')
+        } catch {}
+      } else {
+        // v1 keeps memory+swap ≥ memory: the memory limit first, then the other (this order
+        // lowers a limit; a raise would need the other order).
         fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes))
         try {
           fs.writeFileSync(path.join(dir, 'memory.memsw.limit_in_bytes'), String(bytes))
