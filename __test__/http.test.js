@@ -29,7 +29,6 @@ class HttpMarker {
 }
 const markers = Array.from({ length: MARKERS }, (_, i) => new HttpMarker(i))
 
-/** A node:http server on 127.0.0.1 with createHandler(options); `wrap(req)` runs first. */
 /** Servers still listening: a test that fails before its close() must not keep the file's process alive. */
 const listening = new Set()
 test.after(() =>
@@ -41,6 +40,7 @@ test.after(() =>
   ),
 )
 
+/** A node:http server on 127.0.0.1 with createHandler(options); `wrap(req)` runs first. */
 function serve(options, { wrap } = {}) {
   const audits = new EventEmitter()
   const entries = []

@@ -180,10 +180,9 @@ fn heap_of_figures(figures: Option<&Map<String, Value>>) -> Option<Heap> {
 
 /// The memory check of one native dump, fed by V8's progress reports: before V8 allocates the
 /// snapshot it predicts the peak from the object count (first report), and while V8 extracts
-/// it stops the dump when the growth itself reaches the headroom.
+/// it stops the dump when the growth itself, or the live estimate, reaches the headroom.
 struct Guard {
     headroom: Headroom,
-    rss_before: u64,
     heap: Heap,
     history: Option<Learned>,
     predicted: Option<u64>,
@@ -203,8 +202,9 @@ impl Guard {
         false
     }
 
-    /// `false`: abort the dump. `live`: the live estimate of the peak, once there is one.
-    fn check(&mut self, total: u32, live: Option<u64>) -> bool {
+    /// `false`: abort the dump. `grown`: RSS growth since the dump began; `live`: the live
+    /// estimate of the peak, once there is one.
+    fn check(&mut self, total: u32, grown: u64, live: Option<u64>) -> bool {
         if self.predicted.is_none() {
             let predicted = memory::predict(u64::from(total), self.heap, self.history);
             self.predicted = Some(predicted);
@@ -214,7 +214,6 @@ impl Guard {
         }
         // The live guard: the growth so far, and the growth it extrapolates to, must leave the
         // margin free.
-        let grown = memory::grown_since(self.rss_before);
         let needed = grown.max(live.unwrap_or(0));
         if !memory::fits(needed, &self.headroom) {
             if live.is_some_and(|l| l >= grown) {
@@ -270,9 +269,11 @@ impl v8::SnapshotOutput for Feed {
     }
 
     fn progress(&mut self, done: u32, total: u32) -> bool {
-        let grown = memory::grown_since(self.rss_before);
-        let live = self.live.observe(done, total, grown, self.heap);
-        if self.trace {
+        // RSS is read once a report, and only when the guard or the trace uses it.
+        let grown =
+            (self.guard.is_some() || self.trace).then(|| memory::grown_since(self.rss_before));
+        let live = grown.and_then(|g| self.live.observe(done, total, g, self.heap));
+        if let (true, Some(grown)) = (self.trace, grown) {
             let live = live.map_or(-1, |b| (b >> 20) as i64);
             let index = self.heap.index_bytes() >> 20;
             eprintln!(
@@ -288,8 +289,8 @@ impl v8::SnapshotOutput for Feed {
                 )
             });
         }
-        if let Some(g) = self.guard.as_mut() {
-            if !g.check(total, live) {
+        if let (Some(g), Some(grown)) = (self.guard.as_mut(), grown) {
+            if !g.check(total, grown, live) {
                 return false;
             }
         }
@@ -336,7 +337,6 @@ fn preflight(
     plan: &DumpPlan,
     native: bool,
     heap: Option<Heap>,
-    rss_before: u64,
 ) -> std::result::Result<Option<Guard>, Refusal> {
     let heap = heap.unwrap_or_default();
     let Some(headroom) = tight(plan, heap) else {
@@ -346,7 +346,6 @@ fn preflight(
     if native {
         return Ok(Some(Guard {
             headroom,
-            rss_before,
             heap,
             history: hist,
             predicted: None,
@@ -515,7 +514,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             }
             let rss_before = memory::rss_bytes().unwrap_or(0);
             let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
-            let guard = match preflight(&plan, true, heap, rss_before) {
+            let guard = match preflight(&plan, true, heap) {
                 Ok(g) => g,
                 Err(r) => {
                     sink.abort();
@@ -712,7 +711,7 @@ pub fn dump_paths(options: DumpOptions) -> Result<DumpPaths> {
     let path = req.path.clone().unwrap_or_else(|| req.plan.next_path());
     // The JS engine's memory check happens here, before v8.writeHeapSnapshot runs.
     let heap = heap_now().or_else(|| heap_of_figures(req.figures.as_ref()));
-    let refused = preflight(&req.plan, false, heap, 0)
+    let refused = preflight(&req.plan, false, heap)
         .err()
         .map(|r| SnapError::no_headroom(&path, r).into());
     Ok(DumpPaths {
