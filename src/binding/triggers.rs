@@ -15,7 +15,7 @@ use super::dump::{plan_of, run, DumpRequest, Wait};
 use super::environment::{all_slots, current_slot, lock, EnvSlot};
 use super::options::DumpOptions;
 use crate::core::dump::{self, DumpPlan};
-use crate::core::naming;
+use crate::core::{naming, sink};
 use crate::sys::{signal, v8};
 
 /// The sidecar's `trigger` of a near-heap-limit dump.
@@ -222,6 +222,7 @@ fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDe
         };
     }
     if st.taken.get() >= st.max {
+        settle_writes();
         return v8::NearLimitDecision {
             new_limit,
             remove: true,
@@ -236,10 +237,19 @@ fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDe
     extra.insert("initialHeapLimit".into(), (initial as u64).into());
     trigger_dump(&st.plan, NEAR_LIMIT_TRIGGER, extra, true);
     st.taken.set(st.taken.get() + 1);
+    settle_writes();
     v8::restore_initial_heap_limit(0.95);
     st.in_progress.set(false);
     v8::NearLimitDecision {
         new_limit,
         remove: st.taken.get() >= st.max,
     }
+}
+
+/// Waits until the files other dumps are still writing (a signal dump's, whose writer goes on
+/// after V8 has continued) are final. The process is near its heap limit: V8's own
+/// out-of-memory error may end it as soon as this hook returns, and a writer cut off then
+/// leaves its `.tmp` behind. The JS thread is feeding no writer here (not a re-entry).
+fn settle_writes() {
+    sink::wait_in_flight(dump::NEAR_LIMIT_WRITES_WAIT);
 }
