@@ -52,8 +52,12 @@ test('signals during a near-heap-limit dump: no crash, the near-limit file is co
     } catch {}
     await sleep(10)
   }
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 150_000))
+  let timer
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 150_000)
+  })
   const end = await Promise.race([exited, timeout])
+  clearTimeout(timer) // a pending 150 s timer would hold this file's process open after its tests
   if (end === 'timeout') child.kill('SIGKILL')
   const files = ls(dir)
   // What the child said, minus V8's native stack: the report lines and V8's fatal error.
