@@ -672,6 +672,7 @@ export interface TopInstance {
 
 /**
  * Blocks until every snapshot file being written in this process is final (or removed), at
- * most `timeout_ms`. Returns how many writers are still busy. Called at process exit.
+ * most 60 s (`PENDING_WRITES_WAIT`). Returns how many writers are still busy. Called at
+ * process exit.
  */
-export declare function waitForPendingWrites(timeoutMs: number): number
+export declare function waitForPendingWrites(): number

@@ -19,8 +19,6 @@ const { version } = require('../package.json')
 const SNAPSHOT_OPTION_KEYS = ['path', 'dir', 'compress', 'level', 'sidecar', 'progress', 'memoryCheck', 'serialize']
 /** snapshot()'s own options: the shared ones, and `stream` (lib/stream.js). */
 const SNAPSHOT_CALL_KEYS = [...SNAPSHOT_OPTION_KEYS, 'stream']
-/** How long process exit waits for files still being written. */
-const EXIT_WAIT_MS = 60_000
 
 /**
  * Tells the native side about this environment (main thread or worker), once, at load: its
@@ -44,10 +42,11 @@ function registerEnvironment() {
 /**
  * An exit while a dump's file is still being written (process.exit(), the end of the main
  * script after a signal dump) waits for the file to become final instead of leaving a
- * half-written .tmp behind; a stuck disk cannot hold the exit for more than EXIT_WAIT_MS.
+ * half-written .tmp behind; a stuck disk cannot hold the exit for more than 60 s (the bound is
+ * the native side's, shared with the near-heap-limit hook).
  */
 function waitForWritesAtExit() {
-  process.on('exit', () => binding.waitForPendingWrites(EXIT_WAIT_MS))
+  process.on('exit', () => binding.waitForPendingWrites())
 }
 
 /**

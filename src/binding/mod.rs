@@ -79,10 +79,12 @@ pub fn heapdump_file_name() -> String {
 }
 
 /// Blocks until every snapshot file being written in this process is final (or removed), at
-/// most `timeout_ms`. Returns how many writers are still busy. Called at process exit.
+/// most 60 s (`PENDING_WRITES_WAIT`). Returns how many writers are still busy. Called at
+/// process exit.
 #[napi]
-pub fn wait_for_pending_writes(timeout_ms: u32) -> u32 {
-    crate::core::sink::wait_in_flight(Duration::from_millis(u64::from(timeout_ms))) as u32
+pub fn wait_for_pending_writes() -> u32 {
+    let wait = crate::core::sink::PENDING_WRITES_WAIT;
+    crate::core::sink::wait_in_flight(wait) as u32
 }
 
 /// A size as every line of this project prints it (`114.8 MiB`).

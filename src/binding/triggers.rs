@@ -251,5 +251,5 @@ fn near_limit(st: &NearState, current: usize, initial: usize) -> v8::NearLimitDe
 /// out-of-memory error may end it as soon as this hook returns, and a writer cut off then
 /// leaves its `.tmp` behind. The JS thread is feeding no writer here (not a re-entry).
 fn settle_writes() {
-    sink::wait_in_flight(dump::NEAR_LIMIT_WRITES_WAIT);
+    sink::wait_in_flight(sink::PENDING_WRITES_WAIT);
 }

@@ -108,11 +108,6 @@ pub fn report_line(result: &Result<Outcome, SnapError>) -> String {
 /// snapshot's own garbage collections must fit in it, so take the larger.
 pub const NEAR_LIMIT_HEADROOM: usize = 192 << 20;
 
-/// How long the near-heap-limit hook waits, before V8 goes on, for the files other dumps are
-/// still writing (V8's own out-of-memory error may end the process right after): as long as
-/// process exit waits for them (lib/snapshot.js `EXIT_WAIT_MS`).
-pub const NEAR_LIMIT_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -313,6 +313,10 @@ impl Drop for InFlight {
     }
 }
 
+/// How long a process that may end next (process exit, the near-heap-limit hook before V8's
+/// out-of-memory error) waits for files still being written: a stuck disk holds it no longer.
+pub const PENDING_WRITES_WAIT: Duration = Duration::from_secs(60);
+
 /// Blocks until every writer in the process has finished (file final, or tmp removed), or
 /// `timeout` has passed. Returns how many are still writing. Process exit calls this so that
 /// an exit during a dump waits for the file instead of leaving a half-written tmp file.
