@@ -2,8 +2,12 @@
 //! dominator pass): from 8 MiB up they are given transparent huge pages (see
 //! `sys::os::advise_huge_pages`), which the graph passes, reading such arrays at random, profit
 //! from. Smaller ones are allocated as usual, so that rounding to 2 MiB costs little memory.
+//! Arrays about to be filled can have their pages faulted in ahead, on the other core
+//! ([`Prefault`]).
 
-use crate::sys::os::advise_huge_pages;
+use std::thread::{self, JoinHandle};
+
+use crate::sys::os::{advise_huge_pages, populate_write, Pages};
 
 const HUGE_MIN_BYTES: usize = 8 << 20;
 
@@ -24,4 +28,32 @@ pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     let mut v = with_capacity(n);
     v.resize(n, value);
     v
+}
+
+/// The pages of arrays about to be filled, faulted in on a thread of its own (the kernel
+/// allocates and zeroes them there, `sys::os::populate_write`) while the caller fills them,
+/// so that the first write to each page does not stop the filling thread. The contents are
+/// never touched, so the arrays may be written (or even reallocated) meanwhile. Dropping it
+/// waits for the thread.
+pub struct Prefault(Option<JoinHandle<()>>);
+
+impl Prefault {
+    /// Starts on `pages`, in order; no thread for less than `HUGE_MIN_BYTES` in all.
+    pub fn start(pages: Vec<Pages>) -> Prefault {
+        if pages.iter().map(Pages::bytes).sum::<usize>() < HUGE_MIN_BYTES {
+            return Prefault(None);
+        }
+        let handle = thread::Builder::new()
+            .name("heapsnap-prefault".into())
+            .spawn(move || pages.into_iter().for_each(populate_write));
+        Prefault(handle.ok())
+    }
+}
+
+impl Drop for Prefault {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
 }

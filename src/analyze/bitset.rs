@@ -27,9 +27,16 @@ impl BitSet {
     pub fn insert(&mut self, i: u32) {
         let w = (i / 64) as usize;
         if w >= self.0.len() {
-            self.0.resize(w + 1, 0);
+            self.grow(w);
         }
         self.0[w] |= 1 << (i % 64);
+    }
+
+    /// Room for word `w` (out of line, so that `insert` inlines to a test and an OR).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, w: usize) {
+        self.0.resize(w + 1, 0);
     }
 
     /// Whether `i` is in the set.

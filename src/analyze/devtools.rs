@@ -94,6 +94,15 @@ impl Classes {
     /// DevTools' rules. The graph's self sizes are changed (`calculateShallowSizes`); call
     /// before the dominators, with the edges and their names loaded.
     pub fn devtools(g: &mut Graph) -> Classes {
+        Classes::devtools_with(g, |_| ()).0
+    }
+
+    /// [`Classes::devtools`], with `alongside` run on the other core while the names are
+    /// found (which only read the graph): it sees the graph with DevTools' shallow sizes.
+    pub fn devtools_with<R: Send>(
+        g: &mut Graph,
+        alongside: impl FnOnce(&Graph) -> R + Send,
+    ) -> (Classes, R) {
         use super::prof::mark;
         let detached = propagate_dom_state(g);
         mark("devtools: dom state");
@@ -115,20 +124,27 @@ impl Classes {
             apply_shallow_sizes(g, &owners);
         }
         mark("devtools: shallow sizes, distances");
-        let (of, info) = calculate_object_names(g, &detached);
-        mark("devtools: object names");
-        let mut classes = Classes {
-            of,
-            info,
-            distance: Some(distance),
-        };
-        let definitions = infer_interface_definitions(g);
-        mark("devtools: infer interfaces");
-        apply_interface_definitions(g, &mut classes, &definitions);
-        mark("devtools: apply interfaces");
-        apply_locations(g, &mut classes);
-        mark("devtools: locations");
-        classes
+        let g: &Graph = g;
+        std::thread::scope(|scope| {
+            let beside = scope.spawn(move || alongside(g));
+            let (of, info) = calculate_object_names(g, &detached);
+            mark("devtools: object names");
+            let mut classes = Classes {
+                of,
+                info,
+                distance: Some(distance),
+            };
+            let definitions = infer_interface_definitions(g);
+            mark("devtools: infer interfaces");
+            apply_interface_definitions(g, &mut classes, &definitions);
+            mark("devtools: apply interfaces");
+            apply_locations(g, &mut classes);
+            mark("devtools: locations");
+            let beside = beside
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (classes, beside)
+        })
     }
 }
 

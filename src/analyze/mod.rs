@@ -121,6 +121,32 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
     }
 }
 
+/// [`classes_of`] and the first step of the dominators, side by side on the two cores (that
+/// step only reads the graph, and comes after DevTools' shallow sizes are applied).
+fn classes_and_retaining(g: &mut Graph, opts: &Options) -> (Classes, dominators::Retaining) {
+    let rules = opts.devtools_rules;
+    let find = move |g: &Graph| dominators::Retaining::find(g, rules);
+    if rules {
+        return Classes::devtools_with(g, find);
+    }
+    let g: &Graph = g;
+    std::thread::scope(|scope| {
+        let retaining = scope.spawn(move || find(g));
+        let cls = Classes::legacy(g);
+        let retaining = retaining
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (cls, retaining)
+    })
+}
+
+/// The classes and the dominators of a graph whose edges stay (for retainer paths).
+fn classes_and_dominators(g: &mut Graph, opts: &Options) -> (Classes, dominators::Dominators) {
+    let (cls, retaining) = classes_and_retaining(g, opts);
+    let dom = dominators::finish(g, retaining, false);
+    (cls, dom)
+}
+
 /// `heapsnap summary`.
 pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, SnapError> {
     let t = Instant::now();
@@ -133,13 +159,13 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let mut cls = classes_of(&mut g, opts);
+    let (mut cls, retaining) = classes_and_retaining(&mut g, opts);
     // Counts, shallow sizes and distances first: then the distances are freed before the
-    // dominators.
+    // rest of the dominators.
     let rows = summary::rows(&g, &cls, |_| true);
     prof::mark("summary: counts, shallow sizes");
     cls.distance = None;
-    let dom = dominators::compute(&mut g, opts.devtools_rules, true);
+    let dom = dominators::finish(&mut g, retaining, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
@@ -237,8 +263,7 @@ pub fn retainers(
 > {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
-    let cls = classes_of(&mut g, opts);
-    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    let (cls, dom) = classes_and_dominators(&mut g, opts);
     let rev = Reverse::build(&g);
     bar.phase("retainers");
     let (class_name, only) = match target {
@@ -303,8 +328,7 @@ pub fn strings(
     )?;
     bar.phase("dominators");
     // DevTools' rules give an external string the size of its `ExternalStringData`.
-    let cls = classes_of(&mut g, opts);
-    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    let (cls, dom) = classes_and_dominators(&mut g, opts);
     let rev = Reverse::build(&g);
     bar.phase("duplicated strings");
     let dist = retainers::distances(&g);
@@ -326,8 +350,7 @@ pub fn dominator_top(
 ) -> Result<(SnapshotFileInfo, Vec<retainers::TopClass>), SnapError> {
     let mut g = load_full(path, true, bar)?;
     bar.phase("dominators");
-    let cls = classes_of(&mut g, opts);
-    let dom = dominators::compute(&mut g, opts.devtools_rules, false);
+    let (cls, dom) = classes_and_dominators(&mut g, opts);
     let rev = Reverse::build(&g);
     bar.phase("dominator tree top");
     let limits = retainers::TopLimits {

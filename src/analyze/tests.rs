@@ -332,6 +332,38 @@ fn damaged_files_are_refused_with_a_code() {
             e.message
         );
     }
+    // The numbers are decoded ahead on another thread: an error in the text still names its
+    // byte, and a value the graph refuses names its row.
+    let edges = text.windows(9).position(|w| w == b"\"edges\":[").unwrap() + 9;
+    let comma = |from: usize| from + text[from..].iter().position(|&b| b == b',').unwrap();
+    let (first, second, third) = (edges, comma(edges) + 1, comma(comma(edges) + 1) + 1);
+    let p = dir.join("x.heapsnapshot");
+    let mut bad = text.clone();
+    bad[second] = b'x';
+    std::fs::write(&p, &bad).unwrap();
+    let e = summary(&p, &Options::default(), &Bar::new(false))
+        .err()
+        .unwrap();
+    assert!(
+        e.message.contains(&format!(
+            "at byte {second}: expected a non-negative integer, found 'x'"
+        )),
+        "{}",
+        e.message
+    );
+    let mut bad = text[..third].to_vec();
+    bad.extend_from_slice(b"999999999");
+    bad.extend_from_slice(&text[comma(third)..]);
+    std::fs::write(&p, &bad).unwrap();
+    let e = summary(&p, &Options::default(), &Bar::new(false))
+        .err()
+        .unwrap();
+    assert!(
+        e.message
+            .contains("edge 0 of the edges array: edge to_node 999999999 does not point"),
+        "{} (first edge at byte {first})",
+        e.message
+    );
     let gz = dir.join("g.heapsnapshot.gz");
     write_snapshot(&gz, &fixture(), true, true);
     let bytes = std::fs::read(&gz).unwrap();

@@ -73,30 +73,77 @@ pub fn malloc_trim() -> bool {
     false
 }
 
-/// `madvise(MADV_HUGEPAGE)` on the allocation of `v` (its whole capacity, rounded inwards to
-/// whole pages): asks Linux to back it with transparent huge pages where the system allows
-/// them (`/sys/kernel/mm/transparent_hugepage/enabled` set to `madvise` or `always`), so that
-/// random reads over a large array miss the TLB far less often and filling it takes far fewer
-/// page faults. Best effort: errors are ignored; nothing on other systems.
+/// The pages of this process's memory a `Vec`'s allocation covers: its whole capacity,
+/// rounded inwards to whole pages (empty when it covers no whole page).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pages {
+    begin: usize,
+    len: usize,
+}
+
+impl Pages {
+    pub fn of<T>(v: &Vec<T>) -> Pages {
+        const PAGE: usize = 4096;
+        let start = v.as_ptr() as usize;
+        let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
+        let begin = start.next_multiple_of(PAGE);
+        let end = start.saturating_add(bytes) / PAGE * PAGE;
+        Pages {
+            begin,
+            len: end.saturating_sub(begin),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.len
+    }
+}
+
+/// `madvise(MADV_HUGEPAGE)` on the allocation of `v`: asks Linux to back it with transparent
+/// huge pages where the system allows them (`/sys/kernel/mm/transparent_hugepage/enabled` set
+/// to `madvise` or `always`), so that random reads over a large array miss the TLB far less
+/// often and filling it takes far fewer page faults. Best effort: errors are ignored; nothing
+/// on other systems.
 #[cfg(target_os = "linux")]
 pub fn advise_huge_pages<T>(v: &Vec<T>) {
-    const PAGE: usize = 4096;
-    let start = v.as_ptr() as usize;
-    let len = v.capacity().saturating_mul(std::mem::size_of::<T>());
-    let begin = start.next_multiple_of(PAGE);
-    let end = start.saturating_add(len) / PAGE * PAGE;
-    if end <= begin {
+    let p = Pages::of(v);
+    if p.len == 0 {
         return;
     }
     // SAFETY: MADV_HUGEPAGE only changes how the kernel backs pages of a range of this
     // process's own mapped memory (inside the Vec's allocation); it does not read, write,
     // move or unmap them, and a failure leaves everything as it was.
-    unsafe { libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_HUGEPAGE) };
+    unsafe { libc::madvise(p.begin as *mut libc::c_void, p.len, libc::MADV_HUGEPAGE) };
 }
 
 #[cfg(not(target_os = "linux"))]
 #[allow(clippy::ptr_arg)] // the same signature as on Linux, which reads the capacity
 pub fn advise_huge_pages<T>(_v: &Vec<T>) {}
+
+/// `madvise(MADV_POPULATE_WRITE)` (Linux 5.14 and later): the kernel faults in `pages` as the
+/// first write to each would (allocating and zeroing them), without writing to them, so that
+/// whoever fills them later finds them mapped. Best effort: errors (an older kernel's EINVAL,
+/// ENOMEM for a range no longer mapped) are ignored; nothing on other systems.
+#[cfg(target_os = "linux")]
+pub fn populate_write(pages: Pages) {
+    if pages.len == 0 {
+        return;
+    }
+    // SAFETY: MADV_POPULATE_WRITE never changes the contents of memory: it only makes the
+    // kernel map (and zero, if never touched) the pages of the range, as a write fault would,
+    // and skips pages already mapped. It is therefore harmless even when another thread is
+    // writing to the range, or when the range has been freed (ENOMEM) or reused meanwhile.
+    unsafe {
+        libc::madvise(
+            pages.begin as *mut libc::c_void,
+            pages.len,
+            libc::MADV_POPULATE_WRITE,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn populate_write(_pages: Pages) {}
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::{EdgeKinds, Graph, NodeKinds};
 use crate::analyze::bigvec;
 use crate::analyze::bitset::BitSet;
+use crate::sys::os::Pages;
 use rustc_hash::FxHashMap;
 
 /// What to keep while reading.
@@ -91,6 +92,8 @@ pub struct Builder {
     /// `(edge, name)` of each internal edge, until the strings are read (WeakMap case), when
     /// the edge names are not kept.
     internal: Vec<(u32, u32)>,
+    /// The columns' pages, faulted in on another thread while they are filled.
+    _prefault: bigvec::Prefault,
 }
 
 impl Builder {
@@ -158,7 +161,19 @@ impl Builder {
             edge_total: 0,
             header,
         };
+        // Node columns first: they are filled first.
+        let pages = [
+            Pages::of(&g.ntype),
+            Pages::of(&g.name),
+            Pages::of(&g.id),
+            Pages::of(&g.self_size),
+            Pages::of(&g.first_edge),
+            Pages::of(&g.etype),
+            Pages::of(&g.eto),
+            Pages::of(&g.ename),
+        ];
         Builder {
+            _prefault: bigvec::Prefault::start(pages.to_vec()),
             g,
             opts,
             edge_count_sum: 0,

@@ -78,7 +78,7 @@ impl Meta {
             strings_of(v, key)
         };
         let count = |key: &str| snapshot.get(key).and_then(Value::as_u64).unwrap_or(0);
-        // Checked once here, so that `Row` can rely on it.
+        // A sane bound on a row's width, checked once here.
         for (what, fields) in [("node_fields", &node_fields), ("edge_fields", &edge_fields)] {
             if fields.len() > MAX_FIELDS {
                 return Err(format!("unsupported {what} length {}", fields.len()));
@@ -167,32 +167,5 @@ impl Meta {
             to_node: to,
             target: (rest == 0).then_some(ordinal),
         }
-    }
-}
-
-/// One row of `nodes` or `edges` as it is read, a number at a time.
-#[derive(Default)]
-pub struct Row {
-    field: usize,
-    cur: [u64; MAX_FIELDS],
-}
-
-impl Row {
-    /// Takes the next number of a row of `stride` numbers (at most `MAX_FIELDS`, which
-    /// `Meta::from_json` checks); the whole row when this number completes it.
-    #[inline]
-    pub fn push(&mut self, v: u64, stride: usize) -> Option<&[u64]> {
-        self.cur[self.field] = v;
-        self.field += 1;
-        if self.field < stride {
-            return None;
-        }
-        self.field = 0;
-        Some(&self.cur[..stride])
-    }
-
-    /// Whether a row was begun and not completed.
-    pub fn partial(&self) -> bool {
-        self.field != 0
     }
 }

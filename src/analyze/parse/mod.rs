@@ -8,7 +8,9 @@
 pub mod meta;
 
 use std::path::Path;
+use std::thread;
 
+use crossbeam_channel::{bounded, Receiver, Sender};
 use serde_json::Value;
 
 use super::bar::Bar;
@@ -16,7 +18,7 @@ use super::graph::{Builder, Graph, LoadOptions};
 use super::prof::mark;
 use super::source::{Source, ERR_BAD_SNAPSHOT};
 use crate::core::error::SnapError;
-use meta::{Meta, Row};
+use meta::Meta;
 
 /// Reads a snapshot file into a [`Graph`].
 pub fn load(path: &Path, opts: LoadOptions, bar: &Bar) -> Result<Graph, SnapError> {
@@ -34,6 +36,20 @@ pub fn load(path: &Path, opts: LoadOptions, bar: &Bar) -> Result<Graph, SnapErro
     graph.source_gzip = source.gzip;
     graph.source_size = source.file_size;
     Ok(graph)
+}
+
+/// Numbers the decoding helper hands over at a time, and blocks it may decode ahead.
+const BLOCK: usize = 1 << 14;
+const BLOCKS_AHEAD: usize = 4;
+
+/// Why [`Parser::decode`] stopped.
+enum Stop<E> {
+    /// The array's `]`.
+    End,
+    /// The file is not a valid array of integers there.
+    Bad(String),
+    /// The sink's error.
+    Sink(E),
 }
 
 struct Parser<'a> {
@@ -56,6 +72,17 @@ impl Parser<'_> {
                 self.path.display(),
                 self.consumed + self.pos as u64
             ),
+        )
+    }
+
+    /// A value the file holds but the snapshot's other sections contradict (`what` names
+    /// the row; the byte is not known when the numbers were decoded ahead).
+    fn bad_row(&self, what: impl std::fmt::Display) -> SnapError {
+        SnapError::other(
+            ERR_BAD_SNAPSHOT,
+            "read",
+            self.path,
+            format!("{}: not a valid heap snapshot: {what}", self.path.display()),
         )
     }
 
@@ -194,12 +221,32 @@ impl Parser<'_> {
         what: &str,
         mut sink: impl FnMut(&[u64]) -> Result<(), String>,
     ) -> Result<(), SnapError> {
-        let mut row = Row::default();
-        self.ints(|v| match row.push(v, stride) {
-            Some(r) => sink(r),
-            None => Ok(()),
+        let mut carry: Vec<u64> = Vec::with_capacity(stride);
+        let mut index: u64 = 0;
+        let mut row = |r: &[u64]| {
+            index += 1;
+            sink(r).map_err(|e| format!("{what} {} of the {what}s array: {e}", index - 1))
+        };
+        self.ints(|mut numbers| {
+            if !carry.is_empty() {
+                // The rest of a row begun in the previous block.
+                let take = (stride - carry.len()).min(numbers.len());
+                carry.extend_from_slice(&numbers[..take]);
+                numbers = &numbers[take..];
+                if carry.len() < stride {
+                    return Ok(());
+                }
+                row(&carry)?;
+                carry.clear();
+            }
+            let mut rows = numbers.chunks_exact(stride);
+            for r in &mut rows {
+                row(r)?;
+            }
+            carry.extend_from_slice(rows.remainder());
+            Ok(())
         })?;
-        if row.partial() {
+        if !carry.is_empty() {
             return Err(self.bad(format!(
                 "{what} array length is not a multiple of {what}_fields"
             )));
@@ -207,9 +254,114 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// An array of non-negative integers, each handed to `sink` in order.
-    fn ints(&mut self, mut sink: impl FnMut(u64) -> Result<(), String>) -> Result<(), SnapError> {
+    /// An array of non-negative integers, handed to `sink` in order, a block at a time. The
+    /// digits are decoded on a helper thread, a pipeline over the same stream: the helper
+    /// takes over the chunks up to the array's closing `]` and hands the stream back, so that
+    /// decoding overlaps what `sink` does with the numbers. Without a thread, they are decoded
+    /// here.
+    fn ints(
+        &mut self,
+        mut sink: impl FnMut(&[u64]) -> Result<(), String>,
+    ) -> Result<(), SnapError> {
         self.expect(b'[')?;
+        let (hand_over, handed) = bounded::<Parser>(1);
+        let (blocks, received) = bounded::<Vec<u64>>(BLOCKS_AHEAD);
+        let (recycle, recycled) = bounded::<Vec<u64>>(BLOCKS_AHEAD + 2);
+        thread::scope(|scope| {
+            let spawned = thread::Builder::new()
+                .name("heapsnap-decode".into())
+                .spawn_scoped(scope, move || {
+                    let mut helper = handed.recv().ok()?;
+                    let result = helper.decode_blocks(&blocks, &recycled);
+                    Some((helper, result))
+                });
+            let Ok(decoding) = spawned else {
+                let mut block = Vec::with_capacity(BLOCK);
+                let decoded = self.decode(|v| {
+                    block.push(v);
+                    if block.len() < BLOCK {
+                        return Ok(());
+                    }
+                    let r = sink(&block);
+                    block.clear();
+                    r
+                })?;
+                return match decoded.and_then(|()| sink(&block)) {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(self.bad_row(e)),
+                };
+            };
+            let helper = Parser {
+                buf: std::mem::take(&mut self.buf),
+                pos: self.pos,
+                consumed: self.consumed,
+                source: self.source,
+                path: self.path,
+            };
+            // The helper is waiting for exactly this: the send cannot fail.
+            let _ = hand_over.send(helper);
+            let mut failed = None;
+            for block in received.iter() {
+                if let Err(e) = sink(&block) {
+                    failed = Some(e);
+                    break;
+                }
+                let _ = recycle.try_send(block);
+            }
+            // A helper still decoding stops at its next full block (nobody takes it).
+            drop(received);
+            let joined = decoding
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (helper, result) =
+                joined.unwrap_or_else(|| unreachable!("the helper was handed the stream"));
+            self.buf = helper.buf;
+            self.pos = helper.pos;
+            self.consumed = helper.consumed;
+            match failed {
+                Some(e) => Err(self.bad_row(e)),
+                None => result,
+            }
+        })
+    }
+
+    /// The helper's half of [`Parser::ints`]: decodes the array's numbers (from just after
+    /// its `[`) and sends them in blocks of `BLOCK`, in order. It stops after the `]`, at an
+    /// error in the file (the numbers before it are sent first), or when nobody receives.
+    fn decode_blocks(
+        &mut self,
+        blocks: &Sender<Vec<u64>>,
+        recycled: &Receiver<Vec<u64>>,
+    ) -> Result<(), SnapError> {
+        let fresh = || {
+            let mut v = recycled.try_recv().unwrap_or_default();
+            v.clear();
+            v.reserve(BLOCK);
+            v
+        };
+        let mut block = fresh();
+        let decoded = self.decode(|v| {
+            block.push(v);
+            if block.len() < BLOCK {
+                return Ok(());
+            }
+            let full = std::mem::replace(&mut block, fresh());
+            blocks.send(full).map_err(|_| ())
+        });
+        if !block.is_empty() {
+            let _ = blocks.send(block);
+        }
+        // A hang-up (Err(())) means the receiver stopped at an error of its own.
+        decoded.map(|_| ())
+    }
+
+    /// Decodes an array's numbers (from just after its `[` to its `]`, which it consumes),
+    /// each handed to `sink` in order. An error in the file is the outer `Err`; an `Err` from
+    /// `sink` stops the decoding and is returned as the inner one.
+    fn decode<E>(
+        &mut self,
+        mut sink: impl FnMut(u64) -> Result<(), E>,
+    ) -> Result<Result<(), E>, SnapError> {
         let mut acc: u64 = 0;
         let mut digits = 0u32;
         loop {
@@ -218,7 +370,7 @@ impl Parser<'_> {
             }
             let buf = &self.buf[self.pos..];
             let mut i = 0;
-            let mut stop: Option<Result<(), String>> = None;
+            let mut stop: Option<Stop<E>> = None;
             while i < buf.len() {
                 if digits == 0 {
                     // Whole numbers at once (up to 15 digits and the delimiter after them)
@@ -237,7 +389,7 @@ impl Parser<'_> {
                         }
                         i += len + 1;
                         if let Err(e) = sink(v) {
-                            stop = Some(Err(e));
+                            stop = Some(Stop::Sink(e));
                             break;
                         }
                     }
@@ -251,7 +403,7 @@ impl Parser<'_> {
                     b'0'..=b'9' => {
                         // 19 digits always fit in a u64: no overflow check per digit.
                         if digits == 19 {
-                            stop = Some(Err("number too large".into()));
+                            stop = Some(Stop::Bad("number too large".into()));
                             break;
                         }
                         acc = acc * 10 + u64::from(b - b'0');
@@ -260,20 +412,20 @@ impl Parser<'_> {
                     b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' => {
                         if digits > 0 {
                             if let Err(e) = sink(acc) {
-                                stop = Some(Err(e));
+                                stop = Some(Stop::Sink(e));
                                 break;
                             }
                             acc = 0;
                             digits = 0;
                         }
                         if b == b']' {
-                            stop = Some(Ok(()));
+                            stop = Some(Stop::End);
                             break;
                         }
                     }
                     _ => {
                         i -= 1;
-                        stop = Some(Err(format!(
+                        stop = Some(Stop::Bad(format!(
                             "expected a non-negative integer, found '{}'",
                             b.escape_ascii()
                         )));
@@ -284,8 +436,9 @@ impl Parser<'_> {
             self.pos += i;
             match stop {
                 None => {}
-                Some(Ok(())) => return Ok(()),
-                Some(Err(e)) => return Err(self.bad(e)),
+                Some(Stop::End) => return Ok(Ok(())),
+                Some(Stop::Sink(e)) => return Ok(Err(e)),
+                Some(Stop::Bad(e)) => return Err(self.bad(e)),
             }
         }
     }
