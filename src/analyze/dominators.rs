@@ -378,15 +378,34 @@ pub fn finish(g: &mut Graph, retaining: Retaining, drop_edges: bool) -> Dominato
     let (rev_first, rev_src) = {
         // The lists by node ordinal are freed at the end of this block.
         let (by_node_first, by_node_src) = (rev_first, rev_src);
-        let mut first = bigvec::with_capacity(leftover + 1);
-        let mut src = bigvec::with_capacity(by_node_src.len());
-        for &node in &vertex[..leftover] {
-            first.push(src.len() as u32);
+        let list_of = |node: u32| {
             let node = node as usize;
-            let list = &by_node_src[by_node_first[node] as usize..by_node_first[node + 1] as usize];
-            src.extend(list.iter().map(|&v| pre[v as usize]));
+            &by_node_src[by_node_first[node] as usize..by_node_first[node + 1] as usize]
+        };
+        let mut first: Vec<u32> = bigvec::with_capacity(leftover + 1);
+        let mut total = 0u32;
+        for &node in &vertex[..leftover] {
+            first.push(total);
+            total += list_of(node).len() as u32;
         }
-        first.push(src.len() as u32);
+        first.push(total);
+        let mut src = bigvec::filled(total as usize, 0u32);
+        // Two halves by retainer count, one on each core, each writing its own part of `src`.
+        let copy = |numbers: std::ops::Range<usize>, out: &mut [u32]| {
+            let mut out = out.iter_mut();
+            for &node in &vertex[numbers] {
+                // The list first: `zip` stops at its end without taking a slot.
+                for (&v, slot) in list_of(node).iter().zip(out.by_ref()) {
+                    *slot = pre[v as usize];
+                }
+            }
+        };
+        let half = first[..leftover].partition_point(|&f| f < total / 2);
+        let (low, high) = src.split_at_mut(first[half] as usize);
+        std::thread::scope(|scope| {
+            scope.spawn(|| copy(half..leftover, high));
+            copy(0..half, low);
+        });
         (first, src)
     };
     drop(pre);

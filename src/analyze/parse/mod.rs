@@ -7,10 +7,12 @@
 
 pub mod meta;
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
+use memchr::{memchr, memchr2};
 use serde_json::Value;
 
 use super::bar::Bar;
@@ -478,7 +480,9 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, SnapError> {
         let mut raw = Vec::new();
         self.string_into(&mut raw, true)?;
-        decode_json_string(&raw).map_err(|e| self.bad(e))
+        decode_json_string(&raw)
+            .map(Cow::into_owned)
+            .map_err(|e| self.bad(e))
     }
 
     /// Copies the raw (still escaped) body of a JSON string into `out` when `keep`.
@@ -497,7 +501,7 @@ impl Parser<'_> {
                 escaped = false;
             }
             let end = loop {
-                match buf[i..].iter().position(|&b| b == b'"' || b == b'\\') {
+                match memchr2(b'"', b'\\', &buf[i..]) {
                     None => break None,
                     Some(k) if buf[i + k] == b'\\' => {
                         if i + k + 1 < buf.len() {
@@ -672,9 +676,9 @@ fn fast_number(b: &[u8]) -> Option<(u64, usize)> {
 
 /// Decodes the body of a JSON string (escapes included). Lone surrogates, which V8 may write
 /// for strings that are not valid UTF-16, become U+FFFD.
-pub fn decode_json_string(raw: &[u8]) -> Result<String, String> {
-    if !raw.contains(&b'\\') {
-        return Ok(String::from_utf8_lossy(raw).into_owned());
+pub fn decode_json_string(raw: &[u8]) -> Result<Cow<'_, str>, String> {
+    if memchr(b'\\', raw).is_none() {
+        return Ok(String::from_utf8_lossy(raw));
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -725,7 +729,7 @@ pub fn decode_json_string(raw: &[u8]) -> Result<String, String> {
         let mut tmp = [0u8; 4];
         out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 #[cfg(test)]
