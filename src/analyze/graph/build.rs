@@ -246,50 +246,71 @@ impl Builder {
         Ok(())
     }
 
-    pub fn push_edge(&mut self, row: EdgeRow) -> Result<(), String> {
+    /// The next edges, a block of rows at a time. An error gives the failing row's place in
+    /// the block. The loop keeps what it checks against in locals: one pass, no reloads.
+    pub fn push_edges(
+        &mut self,
+        rows: impl Iterator<Item = EdgeRow>,
+    ) -> Result<(), (usize, String)> {
         let g = &mut self.g;
-        g.edge_total += 1;
-        if g.edge_total > self.edge_count_sum {
-            return Err("more edges than the nodes' edge_count sum".into());
-        }
-        let t = row.ty;
-        if t >= g.header.edge_types.len() as u64 {
-            return Err(format!("edge type {t} is not in meta.edge_types"));
-        }
-        let ordinal = match row.target {
-            Some(o) if o < g.ntype.len() as u64 => o,
-            _ => {
-                return Err(format!(
-                    "edge to_node {} does not point at a node",
-                    row.to_node
-                ))
-            }
-        };
-        let t = t as u8;
-        let named = !g.ek.is_indexed(t);
-        let name = row.name_or_index;
-        if named && name > g.header.string_bound() {
-            return Err(format!("edge name {name} is not a string index"));
-        }
-        let name = u32::try_from(name).map_err(|_| "edge index too large")?;
-        if self.opts.edges {
-            g.etype.push(t);
-            g.eto.push(ordinal as u32);
-            if self.opts.edge_names {
-                g.ename.push(name);
-                if named {
-                    self.wanted.insert(name);
+        let types = g.header.edge_types.len() as u64;
+        let nodes = g.ntype.len() as u64;
+        let bound = g.header.string_bound();
+        let ek = g.ek;
+        let (keep, keep_names) = (self.opts.edges, self.opts.edge_names);
+        let (etype, eto, ename) = (&mut g.etype, &mut g.eto, &mut g.ename);
+        let mut total = g.edge_total;
+        let result = (|| {
+            for (k, row) in rows.enumerate() {
+                let fail = |e: String| Err((k, e));
+                total += 1;
+                if total > self.edge_count_sum {
+                    return fail("more edges than the nodes' edge_count sum".into());
+                }
+                let t = row.ty;
+                if t >= types {
+                    return fail(format!("edge type {t} is not in meta.edge_types"));
+                }
+                let ordinal = match row.target {
+                    Some(o) if o < nodes => o as u32,
+                    _ => {
+                        let to = row.to_node;
+                        return fail(format!("edge to_node {to} does not point at a node"));
+                    }
+                };
+                let t = t as u8;
+                let named = !ek.is_indexed(t);
+                let name = row.name_or_index;
+                if named && name > bound {
+                    return fail(format!("edge name {name} is not a string index"));
+                }
+                let Ok(name) = u32::try_from(name) else {
+                    return fail("edge index too large".into());
+                };
+                if !keep {
+                    continue;
+                }
+                etype.push(t);
+                eto.push(ordinal);
+                if keep_names {
+                    ename.push(name);
+                    if named {
+                        self.wanted.insert(name);
+                    }
+                }
+                if t == ek.internal {
+                    self.internal_names.insert(name);
+                    if !keep_names {
+                        // With edge names kept, `finish` finds the internal edges in the
+                        // columns.
+                        self.internal.push((eto.len() as u32 - 1, name));
+                    }
                 }
             }
-            if t == g.ek.internal {
-                self.internal_names.insert(name);
-                if !self.opts.edge_names {
-                    // With edge names kept, `finish` finds the internal edges in the columns.
-                    self.internal.push((g.eto.len() as u32 - 1, name));
-                }
-            }
-        }
-        Ok(())
+            Ok(())
+        })();
+        g.edge_total = total;
+        result
     }
 
     pub fn end_edges(&mut self) -> Result<(), String> {

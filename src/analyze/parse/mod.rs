@@ -153,7 +153,12 @@ impl Parser<'_> {
                     };
                     match key.as_str() {
                         "nodes" => {
-                            self.rows(meta.node_stride, "node", |r| g.push_node(meta.node(r)))?;
+                            self.rows(meta.node_stride, "node", |rows| {
+                                for (k, r) in rows.chunks_exact(meta.node_stride).enumerate() {
+                                    g.push_node(meta.node(r)).map_err(|e| (k, e))?;
+                                }
+                                Ok(())
+                            })?;
                             g.end_nodes().map_err(|e| self.bad(e))?;
                             nodes_seen = true;
                             mark("read: nodes");
@@ -162,7 +167,10 @@ impl Parser<'_> {
                             if !nodes_seen {
                                 return Err(self.bad("\"edges\" comes before \"nodes\""));
                             }
-                            self.rows(meta.edge_stride, "edge", |r| g.push_edge(meta.edge(r)))?;
+                            self.rows(meta.edge_stride, "edge", |rows| {
+                                let stride = meta.edge_stride;
+                                g.push_edges(rows.chunks_exact(stride).map(|r| meta.edge(r)))
+                            })?;
                             g.end_edges().map_err(|e| self.bad(e))?;
                             edges_seen = true;
                             mark("read: edges");
@@ -183,12 +191,14 @@ impl Parser<'_> {
                         Some((meta, g)) if meta.location.is_some() => {
                             let stride = meta.node_stride;
                             let lf = meta.location.unwrap_or_else(|| unreachable!());
-                            self.rows(lf.stride, "location", |r| {
-                                g.push_location(
-                                    r[lf.object_index],
-                                    stride,
-                                    (r[lf.script_id], r[lf.line], r[lf.column]),
-                                );
+                            self.rows(lf.stride, "location", |rows| {
+                                for r in rows.chunks_exact(lf.stride) {
+                                    g.push_location(
+                                        r[lf.object_index],
+                                        stride,
+                                        (r[lf.script_id], r[lf.line], r[lf.column]),
+                                    );
+                                }
                                 Ok(())
                             })?;
                         }
@@ -216,18 +226,23 @@ impl Parser<'_> {
     }
 
     /// The `nodes` or `edges` array (`what` is "node" or "edge"): rows of `stride` integers,
-    /// each complete row handed to `sink` in order.
+    /// handed to `sink` in order, as many whole rows at a time as a block of numbers holds.
+    /// `sink`'s error gives the failing row's place in what it was handed.
     fn rows(
         &mut self,
         stride: usize,
         what: &str,
-        mut sink: impl FnMut(&[u64]) -> Result<(), String>,
+        mut sink: impl FnMut(&[u64]) -> Result<(), (usize, String)>,
     ) -> Result<(), SnapError> {
         let mut carry: Vec<u64> = Vec::with_capacity(stride);
-        let mut index: u64 = 0;
-        let mut row = |r: &[u64]| {
-            index += 1;
-            sink(r).map_err(|e| format!("{what} {} of the {what}s array: {e}", index - 1))
+        let mut done: u64 = 0;
+        let mut whole = |rows: &[u64]| {
+            let result = sink(rows).map_err(|(k, e)| {
+                let index = done + k as u64;
+                format!("{what} {index} of the {what}s array: {e}")
+            });
+            done += (rows.len() / stride) as u64;
+            result
         };
         self.ints(|mut numbers| {
             if !carry.is_empty() {
@@ -238,14 +253,12 @@ impl Parser<'_> {
                 if carry.len() < stride {
                     return Ok(());
                 }
-                row(&carry)?;
+                whole(&carry)?;
                 carry.clear();
             }
-            let mut rows = numbers.chunks_exact(stride);
-            for r in &mut rows {
-                row(r)?;
-            }
-            carry.extend_from_slice(rows.remainder());
+            let cut = numbers.len() - numbers.len() % stride;
+            whole(&numbers[..cut])?;
+            carry.extend_from_slice(&numbers[cut..]);
             Ok(())
         })?;
         if !carry.is_empty() {
@@ -375,6 +388,32 @@ impl Parser<'_> {
             let mut stop: Option<Stop<E>> = None;
             while i < buf.len() {
                 if digits == 0 {
+                    // 64 bytes at a time while 80 can be looked at: every number that ends
+                    // in them, when they hold only digits, ',' and '\n' (V8's layout).
+                    while i + WINDOW + 16 <= buf.len() {
+                        let Some(window) = Window::at(&buf[i..i + WINDOW]) else {
+                            break;
+                        };
+                        let mut used = 0;
+                        for (start, len) in window {
+                            if len > 15 {
+                                break;
+                            }
+                            let at = i + start;
+                            used = start + len + 1;
+                            if let Err(e) = sink(number_of(&buf[at..at + 16], len)) {
+                                stop = Some(Stop::Sink(e));
+                                break;
+                            }
+                        }
+                        i += used;
+                        if used == 0 || stop.is_some() {
+                            break;
+                        }
+                    }
+                    if stop.is_some() {
+                        break;
+                    }
                     // Whole numbers at once (up to 15 digits and the delimiter after them)
                     // while 17 bytes can be looked at; anything else goes byte by byte below.
                     while i + 17 <= buf.len() {
@@ -653,6 +692,87 @@ const POW10: [u64; 9] = [
     100_000_000,
 ];
 
+/// Bytes [`Window`] looks at once.
+const WINDOW: usize = 64;
+
+/// The high bit of each byte of `w` (little endian) that is an ASCII digit. Exact for every
+/// byte: no carry crosses a byte (at most 0x7F + 0x76 is added in one).
+#[inline(always)]
+fn digit_bytes(w: u64) -> u64 {
+    let x = w ^ 0x3030_3030_3030_3030;
+    let t = (x & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676;
+    !(t | x) & 0x8080_8080_8080_8080
+}
+
+/// The high bit of each byte of `w` that equals `c` (exact, as in [`digit_bytes`]).
+#[inline(always)]
+fn bytes_equal(w: u64, c: u8) -> u64 {
+    let y = w ^ (u64::from(c) * 0x0101_0101_0101_0101);
+    let z = ((y & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | y;
+    !z & 0x8080_8080_8080_8080
+}
+
+/// The high bits of the 8 bytes packed into 8 bits (byte `j` to bit `j`): each lands at
+/// bit 56 + j of the product, and no two partial products meet.
+#[inline(always)]
+fn pack_high_bits(h: u64) -> u64 {
+    (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The numbers that end inside 64 bytes of an integer array: bit masks of where numbers
+/// start and where the delimiter after each is, so that every number is found with a few
+/// bit operations instead of a walk from the previous one. The first byte must not continue
+/// a number begun before it.
+struct Window {
+    starts: u64,
+    ends: u64,
+}
+
+impl Window {
+    /// `None` when the bytes hold anything but digits, ',' and '\n' (the end of the array,
+    /// spaces, or an error: the byte-by-byte path takes them).
+    #[inline(always)]
+    fn at(bytes: &[u8]) -> Option<Window> {
+        let (mut digits, mut known) = (0u64, 0u64);
+        for (k, word) in bytes.chunks_exact(8).enumerate() {
+            let w = u64::from_le_bytes(word.try_into().ok()?);
+            let d = digit_bytes(w);
+            digits |= pack_high_bits(d) << (8 * k);
+            known |= pack_high_bits(d | bytes_equal(w, b',') | bytes_equal(w, b'\n')) << (8 * k);
+        }
+        (known == u64::MAX).then_some(Window {
+            starts: digits & !(digits << 1),
+            ends: !digits & (digits << 1),
+        })
+    }
+}
+
+impl Iterator for Window {
+    /// Where a number starts in the window, and its length in digits.
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.ends == 0 {
+            return None;
+        }
+        let (start, end) = (self.starts.trailing_zeros(), self.ends.trailing_zeros());
+        self.starts &= self.starts - 1;
+        self.ends &= self.ends - 1;
+        Some((start as usize, (end - start) as usize))
+    }
+}
+
+/// The value of the `len` (1 to 15) digits at the start of the 16 bytes `b`.
+#[inline(always)]
+fn number_of(b: &[u8], len: usize) -> u64 {
+    let word = |k: usize| u64::from_le_bytes(b[k..k + 8].try_into().unwrap_or_default());
+    if len <= 8 {
+        return digits_value(word(0), len);
+    }
+    digits_value(word(0), 8) * POW10[len - 8] + digits_value(word(8), len - 8)
+}
+
 /// The number at the start of the 16 bytes `b` and its length in digits, when `b` starts with
 /// 1 to 15 digits (so that the byte after it is in `b`); `None` otherwise.
 #[inline(always)]
@@ -758,6 +878,58 @@ mod tests {
             let mut buf = junk.as_bytes().to_vec();
             buf.resize(16, b'0');
             assert_eq!(fast_number(&buf), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn windows_find_every_number_that_ends_in_them() {
+        use super::{number_of, Window, WINDOW};
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut random = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        for round in 0..20_000 {
+            // Numbers of 1 to 18 digits between ',' and '\n', now and then another byte.
+            let mut b: Vec<u8> = Vec::new();
+            while b.len() < WINDOW + 16 {
+                for _ in 0..1 + random(18) {
+                    b.push(b'0' + random(10) as u8);
+                }
+                b.extend_from_slice(if random(3) == 0 { b",\n" } else { b"," });
+                if round % 7 == 0 && random(40) == 0 {
+                    b.push(b"] x\t"[random(4) as usize]);
+                }
+            }
+            let window = &b[..WINDOW];
+            let plain = window
+                .iter()
+                .all(|c| c.is_ascii_digit() || *c == b',' || *c == b'\n');
+            let mut want = Vec::new();
+            let mut start = None;
+            for (k, c) in window.iter().enumerate() {
+                match (c.is_ascii_digit(), start) {
+                    (true, None) => start = Some(k),
+                    (false, Some(s)) => {
+                        want.push((s, k - s));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            let got = Window::at(window).map(|w| w.collect::<Vec<_>>());
+            assert_eq!(
+                got,
+                plain.then(|| want.clone()),
+                "{}",
+                String::from_utf8_lossy(window)
+            );
+            for (s, len) in want.into_iter().filter(|&(_, len)| len <= 15) {
+                let text = std::str::from_utf8(&b[s..s + len]).unwrap();
+                assert_eq!(number_of(&b[s..s + 16], len), text.parse::<u64>().unwrap());
+            }
         }
     }
 
