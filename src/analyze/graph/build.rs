@@ -184,49 +184,69 @@ impl Builder {
         }
     }
 
-    pub fn push_node(&mut self, row: NodeRow) -> Result<(), String> {
+    /// The next nodes, a block of rows at a time (as [`Builder::push_edges`]).
+    pub fn push_nodes(
+        &mut self,
+        rows: impl Iterator<Item = NodeRow>,
+    ) -> Result<(), (usize, String)> {
         let g = &mut self.g;
-        let t = row.ty;
-        if t >= g.header.node_types.len() as u64 {
-            return Err(format!("node type {t} is not in meta.node_types"));
-        }
-        let t = t as u8;
-        let name = row.name;
-        if name > g.header.string_bound() {
-            return Err(format!("node name {name} is not a string index"));
-        }
-        let name = name as u32;
-        let id = u32::try_from(row.id).map_err(|_| "node id too large")?;
-        let size = row.self_size;
-        let ordinal = g.ntype.len();
-        if ordinal >= u32::MAX as usize - 1 {
-            return Err("too many nodes".into());
-        }
-        g.first_edge
-            .push(u32::try_from(self.edge_count_sum).map_err(|_| "more than 2^32 edges")?);
-        self.edge_count_sum += row.edge_count;
-        g.ntype.push(t);
-        g.name.push(name);
-        g.id.push(id);
-        if size >= u32::MAX as u64 {
-            g.big_self.insert(ordinal as u32, size);
-            g.self_size.push(u32::MAX);
-        } else {
-            g.self_size.push(size as u32);
-        }
-        if t == g.nk.native && row.detachedness == 2 {
-            g.detached.insert(ordinal as u32);
-        }
-        if t == g.nk.native && row.detachedness == 1 {
-            g.attached.insert(ordinal as u32);
-        }
-        if !g.nk.is_string(t) || self.opts.string_texts {
-            // Class names (object/native), the names of synthetic roots, and the names
-            // DevTools' rules look at (hidden, array, `Array`); the text of strings only
-            // when asked for.
-            self.wanted.insert(name);
-        }
-        Ok(())
+        let types = g.header.node_types.len() as u64;
+        let bound = g.header.string_bound();
+        let nk = g.nk;
+        let string_texts = self.opts.string_texts;
+        let mut sum = self.edge_count_sum;
+        let result = (|| {
+            for (k, row) in rows.enumerate() {
+                let fail = |e: String| Err((k, e));
+                let t = row.ty;
+                if t >= types {
+                    return fail(format!("node type {t} is not in meta.node_types"));
+                }
+                let t = t as u8;
+                let name = row.name;
+                if name > bound {
+                    return fail(format!("node name {name} is not a string index"));
+                }
+                let name = name as u32;
+                let Ok(id) = u32::try_from(row.id) else {
+                    return fail("node id too large".into());
+                };
+                let ordinal = g.ntype.len();
+                if ordinal >= u32::MAX as usize - 1 {
+                    return fail("too many nodes".into());
+                }
+                let Ok(first) = u32::try_from(sum) else {
+                    return fail("more than 2^32 edges".into());
+                };
+                g.first_edge.push(first);
+                sum += row.edge_count;
+                g.ntype.push(t);
+                g.name.push(name);
+                g.id.push(id);
+                let size = row.self_size;
+                if size >= u32::MAX as u64 {
+                    g.big_self.insert(ordinal as u32, size);
+                    g.self_size.push(u32::MAX);
+                } else {
+                    g.self_size.push(size as u32);
+                }
+                if t == nk.native && row.detachedness == 2 {
+                    g.detached.insert(ordinal as u32);
+                }
+                if t == nk.native && row.detachedness == 1 {
+                    g.attached.insert(ordinal as u32);
+                }
+                if !nk.is_string(t) || string_texts {
+                    // Class names (object/native), the names of synthetic roots, and the
+                    // names DevTools' rules look at (hidden, array, `Array`); the text of
+                    // strings only when asked for.
+                    self.wanted.insert(name);
+                }
+            }
+            Ok(())
+        })();
+        self.edge_count_sum = sum;
+        result
     }
 
     pub fn end_nodes(&mut self) -> Result<(), String> {

@@ -154,10 +154,8 @@ impl Parser<'_> {
                     match key.as_str() {
                         "nodes" => {
                             self.rows(meta.node_stride, "node", |rows| {
-                                for (k, r) in rows.chunks_exact(meta.node_stride).enumerate() {
-                                    g.push_node(meta.node(r)).map_err(|e| (k, e))?;
-                                }
-                                Ok(())
+                                let stride = meta.node_stride;
+                                g.push_nodes(rows.chunks_exact(stride).map(|r| meta.node(r)))
                             })?;
                             g.end_nodes().map_err(|e| self.bad(e))?;
                             nodes_seen = true;
