@@ -112,15 +112,9 @@ impl Dominators {
 }
 
 /// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
-/// `w + 1`, as [`reverse_retaining`] takes them). With `two_cores` the nodes are split in two
-/// halves by edge count, one on each core (the second half's counts, in an array of their
-/// own, are added to the first's).
-fn essential_edges(
-    g: &Graph,
-    page: &[bool],
-    devtools_rules: bool,
-    two_cores: bool,
-) -> (BitSet, Vec<u32>) {
+/// `w + 1`, as [`reverse_retaining`] takes them). The nodes are split in two halves by edge
+/// count, one on each core (the second half's counts are added to the first's).
+fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>) {
     let n = g.node_count();
     let edges = g.eto.len();
     // Edges from `nodes` marked in words from the word of their first edge on; counts added
@@ -143,12 +137,8 @@ fn essential_edges(
         }
         words
     };
-    let mut retainers = bigvec::filled(n + 1, 0u32);
-    if !two_cores {
-        let words = part(0..n, &mut retainers);
-        return (BitSet::from_words(words), retainers);
-    }
     let split = g.first_edge[..n].partition_point(|&f| (f as usize) < edges / 2);
+    let mut retainers = bigvec::filled(n + 1, 0u32);
     let (mut words, second, second_counts) = std::thread::scope(|scope| {
         let other = scope.spawn(move || {
             let mut counts = bigvec::filled(n + 1, 0u32);
@@ -261,67 +251,32 @@ fn dfs(
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let page = page_owned(g, devtools_rules);
     mark("dom: page owned");
+    compute_from(g, page, devtools_rules, drop_edges)
+}
+
+/// [`compute`] once the page-owned marking (`page`, from [`page_owned`]) is known: the
+/// marking only reads the graph, so a caller may find it next to other readers of it.
+pub fn compute_from(
+    g: &mut Graph,
+    page: Vec<bool>,
+    devtools_rules: bool,
+    drop_edges: bool,
+) -> Dominators {
+    let n = g.node_count();
     if drop_edges {
         // The retaining edges need neither the edge names nor the node names and strings
         // (only the page-owned marking reads names, of the root's children).
-        drop_names(g);
+        g.ename = Vec::new();
+        g.drop_names();
     }
-    let (ess, retainers) = essential_edges(g, &page, devtools_rules, true);
+    let (ess, retainers) = essential_edges(g, &page, devtools_rules);
     drop(page);
-    mark("dom: essential edges");
-    let retaining = Retaining {
-        ess,
-        retainers,
-        devtools_rules,
-    };
-    finish(g, retaining, drop_edges)
-}
-
-/// The first step of [`compute`], which only reads the graph (so it can run next to other
-/// readers of it): the retaining edges and how many retain each node.
-pub struct Retaining {
-    ess: BitSet,
-    retainers: Vec<u32>,
-    devtools_rules: bool,
-}
-
-impl Retaining {
-    /// On one core: the other is meant for another reader of the graph (and a second array
-    /// of counts would add to the memory they both hold).
-    pub fn find(g: &Graph, devtools_rules: bool) -> Retaining {
-        let page = page_owned(g, devtools_rules);
-        mark("dom: page owned");
-        let (ess, retainers) = essential_edges(g, &page, devtools_rules, false);
-        mark("dom: essential edges");
-        Retaining {
-            ess,
-            retainers,
-            devtools_rules,
-        }
-    }
-}
-
-/// Frees what the dominators never read after the page-owned marking: edge names, node
-/// names and strings.
-fn drop_names(g: &mut Graph) {
-    g.ename = Vec::new();
-    g.drop_names();
-}
-
-/// The rest of [`compute`], from the retaining edges (see there for `drop_edges`).
-pub fn finish(g: &mut Graph, retaining: Retaining, drop_edges: bool) -> Dominators {
-    let n = g.node_count();
-    let Retaining {
-        ess,
-        retainers,
-        devtools_rules,
-    } = retaining;
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
         // counts, self sizes and ids).
-        drop_names(g);
         g.etype = Vec::new();
     }
+    mark("dom: essential edges");
 
     // Two passes over the edges, one on each core: the depth-first numbering from the root,
     // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).

@@ -121,29 +121,27 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
     }
 }
 
-/// [`classes_of`] and the first step of the dominators, side by side on the two cores (that
-/// step only reads the graph, and comes after DevTools' shallow sizes are applied).
-fn classes_and_retaining(g: &mut Graph, opts: &Options) -> (Classes, dominators::Retaining) {
+/// [`classes_of`] and the dominators' page-owned marking, side by side on the two cores
+/// (the marking only reads the graph, and comes after DevTools' shallow sizes are applied).
+fn classes_and_page_owned(g: &mut Graph, opts: &Options) -> (Classes, Vec<bool>) {
     let rules = opts.devtools_rules;
-    let find = move |g: &Graph| dominators::Retaining::find(g, rules);
+    let mark = move |g: &Graph| dominators::page_owned(g, rules);
     if rules {
-        return Classes::devtools_with(g, find);
+        return Classes::devtools_with(g, mark);
     }
     let g: &Graph = g;
     std::thread::scope(|scope| {
-        let retaining = scope.spawn(move || find(g));
+        let page = scope.spawn(move || mark(g));
         let cls = Classes::legacy(g);
-        let retaining = retaining
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (cls, retaining)
+        let page = page.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (cls, page)
     })
 }
 
 /// The classes and the dominators of a graph whose edges stay (for retainer paths).
 fn classes_and_dominators(g: &mut Graph, opts: &Options) -> (Classes, dominators::Dominators) {
-    let (cls, retaining) = classes_and_retaining(g, opts);
-    let dom = dominators::finish(g, retaining, false);
+    let (cls, page) = classes_and_page_owned(g, opts);
+    let dom = dominators::compute_from(g, page, opts.devtools_rules, false);
     (cls, dom)
 }
 
@@ -159,13 +157,13 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let (mut cls, retaining) = classes_and_retaining(&mut g, opts);
+    let (mut cls, page) = classes_and_page_owned(&mut g, opts);
     // Counts, shallow sizes and distances first: then the distances are freed before the
     // rest of the dominators.
     let rows = summary::rows(&g, &cls, |_| true);
     prof::mark("summary: counts, shallow sizes");
     cls.distance = None;
-    let dom = dominators::finish(&mut g, retaining, true);
+    let dom = dominators::compute_from(&mut g, page, opts.devtools_rules, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
