@@ -5,6 +5,8 @@
 //! Arrays about to be filled can have their pages faulted in ahead, on the other core
 //! ([`Prefault`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use crate::sys::os::{advise_huge_pages, populate_write, Pages};
@@ -34,26 +36,53 @@ pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
 /// allocates and zeroes them there, `sys::os::populate_write`) while the caller fills them,
 /// so that the first write to each page does not stop the filling thread. The contents are
 /// never touched, so the arrays may be written (or even reallocated) meanwhile. Dropping it
-/// waits for the thread.
-pub struct Prefault(Option<JoinHandle<()>>);
+/// stops the thread within one slice of `SLICE` bytes and waits for it (a file found damaged
+/// early does not wait for all its columns).
+pub struct Prefault {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+const SLICE: usize = 32 << 20;
 
 impl Prefault {
     /// Starts on `pages`, in order; no thread for less than `HUGE_MIN_BYTES` in all.
     pub fn start(pages: Vec<Pages>) -> Prefault {
+        let stop = Arc::new(AtomicBool::new(false));
         if pages.iter().map(Pages::bytes).sum::<usize>() < HUGE_MIN_BYTES {
-            return Prefault(None);
+            return Prefault { stop, thread: None };
         }
-        let handle = thread::Builder::new()
+        let stopped = stop.clone();
+        let thread = thread::Builder::new()
             .name("heapsnap-prefault".into())
-            .spawn(move || pages.into_iter().for_each(populate_write));
-        Prefault(handle.ok())
+            .spawn(move || {
+                for slice in pages.into_iter().flat_map(|p| p.slices(SLICE)) {
+                    if stopped.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    populate_write(slice);
+                }
+            });
+        Prefault {
+            stop,
+            thread: thread.ok(),
+        }
+    }
+
+    /// Nothing faulted in ahead.
+    pub fn none() -> Prefault {
+        Prefault {
+            stop: Arc::new(AtomicBool::new(true)),
+            thread: None,
+        }
     }
 }
 
 impl Drop for Prefault {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            let _ = handle.join();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

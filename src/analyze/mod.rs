@@ -125,7 +125,11 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
 /// (the marking only reads the graph, and comes after DevTools' shallow sizes are applied).
 fn classes_and_page_owned(g: &mut Graph, opts: &Options) -> (Classes, Vec<bool>) {
     let rules = opts.devtools_rules;
-    let mark = move |g: &Graph| dominators::page_owned(g, rules);
+    let mark = move |g: &Graph| {
+        let page = dominators::page_owned(g, rules);
+        prof::mark("dom: page owned");
+        page
+    };
     if rules {
         return Classes::devtools_with(g, mark);
     }

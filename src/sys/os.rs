@@ -77,6 +77,8 @@ pub fn malloc_trim() -> bool {
 /// rounded inwards to whole pages (empty when it covers no whole page).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Pages {
+    // Read only by the Linux calls below.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     begin: usize,
     len: usize,
 }
@@ -96,6 +98,15 @@ impl Pages {
 
     pub fn bytes(&self) -> usize {
         self.len
+    }
+
+    /// The same pages, in consecutive runs of at most `size` bytes (a multiple of the page).
+    pub fn slices(self, size: usize) -> impl Iterator<Item = Pages> {
+        let size = size.max(4096);
+        (0..self.len).step_by(size).map(move |at| Pages {
+            begin: self.begin + at,
+            len: size.min(self.len - at),
+        })
     }
 }
 
@@ -130,9 +141,10 @@ pub fn populate_write(pages: Pages) {
         return;
     }
     // SAFETY: MADV_POPULATE_WRITE never changes the contents of memory: it only makes the
-    // kernel map (and zero, if never touched) the pages of the range, as a write fault would,
-    // and skips pages already mapped. It is therefore harmless even when another thread is
-    // writing to the range, or when the range has been freed (ENOMEM) or reused meanwhile.
+    // kernel map the pages of the range writable, as a write fault would (zeroing pages never
+    // touched, copying shared ones such as the zero page, with the same contents). It is
+    // therefore harmless even when another thread is writing to the range, or when the range
+    // has been freed (ENOMEM) or reused meanwhile.
     unsafe {
         libc::madvise(
             pages.begin as *mut libc::c_void,

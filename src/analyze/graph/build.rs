@@ -97,7 +97,10 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn new(header: Header, opts: LoadOptions) -> Builder {
+    /// With `prefault`, the columns sized from the header's counts are faulted in ahead (see
+    /// `bigvec::Prefault`): only for counts the input can hold, since a damaged header could
+    /// otherwise commit gigabytes.
+    pub fn new(header: Header, opts: LoadOptions, prefault: bool) -> Builder {
         let kind = |list: &[String], name: &str| {
             list.iter()
                 .position(|t| t == name)
@@ -173,7 +176,11 @@ impl Builder {
             Pages::of(&g.ename),
         ];
         Builder {
-            _prefault: bigvec::Prefault::start(pages.to_vec()),
+            _prefault: if prefault {
+                bigvec::Prefault::start(pages.to_vec())
+            } else {
+                bigvec::Prefault::none()
+            },
             g,
             opts,
             edge_count_sum: 0,
@@ -280,11 +287,12 @@ impl Builder {
         let (keep, keep_names) = (self.opts.edges, self.opts.edge_names);
         let (etype, eto, ename) = (&mut g.etype, &mut g.eto, &mut g.ename);
         let mut total = g.edge_total;
+        let declared = self.edge_count_sum;
         let result = (|| {
             for (k, row) in rows.enumerate() {
                 let fail = |e: String| Err((k, e));
                 total += 1;
-                if total > self.edge_count_sum {
+                if total > declared {
                     return fail("more edges than the nodes' edge_count sum".into());
                 }
                 let t = row.ty;

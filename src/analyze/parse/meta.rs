@@ -151,6 +151,14 @@ impl Meta {
         }
     }
 
+    /// The fewest bytes of plain JSON that hold `header`'s counts of nodes and edges: every
+    /// number takes a digit and a separator at least.
+    pub fn least_bytes(&self, header: &Header) -> u64 {
+        let least = |count: u64, stride: usize| count.saturating_mul(2 * stride as u64);
+        least(header.node_count, self.node_stride)
+            .saturating_add(least(header.edge_count, self.edge_stride))
+    }
+
     /// A complete row of `edges` as an edge.
     #[inline]
     pub fn edge(&self, r: &[u64]) -> EdgeRow {
@@ -167,5 +175,32 @@ impl Meta {
             to_node: to,
             target: (rest == 0).then_some(ordinal),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Meta;
+
+    #[test]
+    fn least_bytes_bounds_what_a_file_can_hold() {
+        let snapshot = |nodes: u64, edges: u64| {
+            serde_json::json!({
+                "meta": {
+                    "node_fields": ["type", "name", "id", "self_size", "edge_count", "trace_node_id"],
+                    "node_types": [["hidden", "object"], "string", "number", "number", "number", "number"],
+                    "edge_fields": ["type", "name_or_index", "to_node"],
+                    "edge_types": [["element", "property"], "string_or_number", "node"],
+                },
+                "node_count": nodes,
+                "edge_count": edges,
+            })
+        };
+        let (meta, header) = Meta::from_json(&snapshot(10, 20)).unwrap();
+        // "0,0,0,0,0,0," for each node, "0,0,0," for each edge.
+        assert_eq!(meta.least_bytes(&header), 10 * 12 + 20 * 6);
+        // A header claiming 10^12 nodes in a small file is not believed (and does not overflow).
+        let (meta, header) = Meta::from_json(&snapshot(1_000_000_000_000, u64::MAX)).unwrap();
+        assert_eq!(meta.least_bytes(&header), u64::MAX);
     }
 }

@@ -145,7 +145,11 @@ impl Parser<'_> {
                     let value: Value = serde_json::from_slice(&raw)
                         .map_err(|e| self.bad(format!("\"snapshot\": {e}")))?;
                     let (meta, header) = Meta::from_json(&value).map_err(|e| self.bad(e))?;
-                    graph = Some((meta, Builder::new(header, opts)));
+                    // Counts the file cannot hold are not prepared for ahead. (A gzip
+                    // file's inflated size is not known.)
+                    let prefault =
+                        !self.source.gzip && meta.least_bytes(&header) <= self.source.file_size;
+                    graph = Some((meta, Builder::new(header, opts, prefault)));
                 }
                 "nodes" | "edges" | "strings" => {
                     let Some((meta, g)) = graph.as_mut() else {
