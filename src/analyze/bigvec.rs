@@ -68,14 +68,6 @@ impl Prefault {
             thread: thread.ok(),
         }
     }
-
-    /// Nothing faulted in ahead.
-    pub fn none() -> Prefault {
-        Prefault {
-            stop: Arc::new(AtomicBool::new(true)),
-            thread: None,
-        }
-    }
 }
 
 impl Drop for Prefault {

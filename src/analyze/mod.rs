@@ -131,15 +131,11 @@ fn classes_and_page_owned(g: &mut Graph, opts: &Options) -> (Classes, Vec<bool>)
         page
     };
     if rules {
-        return Classes::devtools_with(g, mark);
+        Classes::devtools_with(g, mark)
+    } else {
+        // Without DevTools' rules nothing is page owned: no work to put beside.
+        (Classes::legacy(g), mark(g))
     }
-    let g: &Graph = g;
-    std::thread::scope(|scope| {
-        let page = scope.spawn(move || mark(g));
-        let cls = Classes::legacy(g);
-        let page = page.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (cls, page)
-    })
 }
 
 /// The classes and the dominators of a graph whose edges stay (for retainer paths).

@@ -165,22 +165,22 @@ impl Builder {
             header,
         };
         // Node columns first: they are filled first.
-        let pages = [
-            Pages::of(&g.ntype),
-            Pages::of(&g.name),
-            Pages::of(&g.id),
-            Pages::of(&g.self_size),
-            Pages::of(&g.first_edge),
-            Pages::of(&g.etype),
-            Pages::of(&g.eto),
-            Pages::of(&g.ename),
-        ];
+        let pages = if prefault {
+            vec![
+                Pages::of(&g.ntype),
+                Pages::of(&g.name),
+                Pages::of(&g.id),
+                Pages::of(&g.self_size),
+                Pages::of(&g.first_edge),
+                Pages::of(&g.etype),
+                Pages::of(&g.eto),
+                Pages::of(&g.ename),
+            ]
+        } else {
+            Vec::new()
+        };
         Builder {
-            _prefault: if prefault {
-                bigvec::Prefault::start(pages.to_vec())
-            } else {
-                bigvec::Prefault::none()
-            },
+            _prefault: bigvec::Prefault::start(pages),
             g,
             opts,
             edge_count_sum: 0,

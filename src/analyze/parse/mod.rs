@@ -289,24 +289,16 @@ impl Parser<'_> {
                 .name("heapsnap-decode".into())
                 .spawn_scoped(scope, move || {
                     let mut helper = handed.recv().ok()?;
-                    let result = helper.decode_blocks(&blocks, &recycled);
+                    let result = helper.send_blocks(&blocks, &recycled);
                     Some((helper, result))
                 });
             let Ok(decoding) = spawned else {
-                let mut block = Vec::with_capacity(BLOCK);
-                let decoded = self.decode(|v| {
-                    block.push(v);
-                    if block.len() < BLOCK {
-                        return Ok(());
-                    }
-                    let r = sink(&block);
+                let decoded = self.decode_blocks(|block| {
+                    let r = sink(block);
                     block.clear();
                     r
                 })?;
-                return match decoded.and_then(|()| sink(&block)) {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(self.bad_row(e)),
-                };
+                return decoded.map_err(|e| self.bad_row(e));
             };
             let helper = Parser {
                 buf: std::mem::take(&mut self.buf),
@@ -342,10 +334,9 @@ impl Parser<'_> {
         })
     }
 
-    /// The helper's half of [`Parser::ints`]: decodes the array's numbers (from just after
-    /// its `[`) and sends them in blocks of `BLOCK`, in order. It stops after the `]`, at an
-    /// error in the file (the numbers before it are sent first), or when nobody receives.
-    fn decode_blocks(
+    /// The helper's half of [`Parser::ints`]: sends the array's numbers in blocks, in order;
+    /// stops at the first block nobody receives (the receiver stopped at an error of its own).
+    fn send_blocks(
         &mut self,
         blocks: &Sender<Vec<u64>>,
         recycled: &Receiver<Vec<u64>>,
@@ -356,20 +347,37 @@ impl Parser<'_> {
             v.reserve(BLOCK);
             v
         };
-        let mut block = fresh();
+        let sent = self.decode_blocks(|block| {
+            let full = std::mem::replace(block, fresh());
+            blocks.send(full).map_err(|_| ())
+        });
+        sent.map(|_| ())
+    }
+
+    /// Decodes an array's numbers (from just after its `[`) into blocks of `BLOCK`, each
+    /// handed to `deliver` when full, the last one at the end; `deliver` leaves the block
+    /// empty for the next numbers. An error in the file is the outer `Err`, after the numbers
+    /// before it are delivered (their rows may fail first); `deliver`'s error stops it and is
+    /// the inner one.
+    fn decode_blocks<E>(
+        &mut self,
+        mut deliver: impl FnMut(&mut Vec<u64>) -> Result<(), E>,
+    ) -> Result<Result<(), E>, SnapError> {
+        let mut block = Vec::with_capacity(BLOCK);
         let decoded = self.decode(|v| {
             block.push(v);
             if block.len() < BLOCK {
                 return Ok(());
             }
-            let full = std::mem::replace(&mut block, fresh());
-            blocks.send(full).map_err(|_| ())
+            deliver(&mut block)
         });
-        if !block.is_empty() {
-            let _ = blocks.send(block);
+        if matches!(decoded, Ok(Err(_))) || block.is_empty() {
+            return decoded;
         }
-        // A hang-up (Err(())) means the receiver stopped at an error of its own.
-        decoded.map(|_| ())
+        match deliver(&mut block) {
+            Ok(()) => decoded,
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     /// Decodes an array's numbers (from just after its `[` to its `]`, which it consumes),
@@ -779,21 +787,15 @@ fn number_of(b: &[u8], len: usize) -> u64 {
 /// 1 to 15 digits (so that the byte after it is in `b`); `None` otherwise.
 #[inline(always)]
 fn fast_number(b: &[u8]) -> Option<(u64, usize)> {
-    let w0 = u64::from_le_bytes(b[..8].try_into().ok()?);
-    let l0 = digit_run(w0);
-    if l0 == 0 {
-        return None;
-    }
-    if l0 < 8 {
-        return Some((digits_value(w0, l0), l0));
-    }
-    let hi = digits_value(w0, 8);
-    let w1 = u64::from_le_bytes(b[8..16].try_into().ok()?);
-    match digit_run(w1) {
-        0 => Some((hi, 8)),
-        8 => None,
-        l1 => Some((hi * POW10[l1] + digits_value(w1, l1), 8 + l1)),
-    }
+    let word = |k: usize| u64::from_le_bytes(b[k..k + 8].try_into().unwrap_or_default());
+    let len = match digit_run(word(0)) {
+        8 => match digit_run(word(8)) {
+            8 => return None,
+            l1 => 8 + l1,
+        },
+        l0 => l0,
+    };
+    (len > 0).then(|| (number_of(b, len), len))
 }
 
 /// Decodes the body of a JSON string (escapes included). Lone surrogates, which V8 may write
