@@ -12,9 +12,19 @@ const { watch } = require('./lib/watch')
 const { estimate, releaseObjectIds } = require('./lib/memory')
 const { summary, diff, retainers, inflate, stats, strings } = require('./lib/analyze')
 const { leaks } = require('./lib/leaks')
-const { report } = require('./lib/report')
-const { monitor } = require('./lib/monitor')
-const { createHandler, listen } = require('./lib/http')
+// The report, the monitor and the HTTP endpoint load on their first call: they bring in
+// node:http, node:crypto and perf_hooks, which a process that never uses them (or a one-shot
+// `summary()`) should not pay for in require().
+const onFirstCall = (file, name) => {
+  const fn = function (...args) {
+    return require(file)[name].apply(this, args)
+  }
+  return Object.defineProperty(fn, 'name', { value: name })
+}
+const report = onFirstCall('./lib/report', 'report')
+const monitor = onFirstCall('./lib/monitor', 'monitor')
+const createHandler = onFirstCall('./lib/http', 'createHandler')
+const listen = onFirstCall('./lib/http', 'listen')
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;

@@ -287,6 +287,7 @@ fn shallow_size_owners(g: &Graph, detached: &BitSet) -> Option<Vec<u32>> {
     let mut worklist: Vec<u32> = Vec::new();
     let spread = |v: u32, owners: &mut [u32], worklist: &mut Vec<u32>| {
         let owner = owners[v as usize];
+        g.prefetch_targets(v as usize, owners);
         for e in g.edges(v as usize) {
             if g.etype[e] == g.ek.weak {
                 continue;
@@ -437,6 +438,7 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
         while let Some(v) = queue.pop_front() {
             let v = v as usize;
             let d = dist[v] + 1;
+            g.prefetch_targets(v, dist);
             for e in g.edges(v) {
                 if g.etype[e] == g.ek.weak {
                     continue;

@@ -35,6 +35,7 @@ use super::bigvec;
 use super::bitset::BitSet;
 use super::graph::Graph;
 use super::prof::mark;
+use crate::sys::os::prefetch;
 
 const NONE: u32 = u32::MAX;
 
@@ -60,6 +61,7 @@ pub fn page_owned(g: &Graph, rule: bool) -> Vec<bool> {
         }
     }
     while let Some(v) = stack.pop() {
+        g.prefetch_targets(v as usize, &flag);
         for e in g.edges(v as usize) {
             let to = g.eto[e] as usize;
             if g.etype[e] == g.ek.weak || flag[to] {
@@ -127,6 +129,8 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
         let base = from / 64;
         let mut words = vec![0u64; to.div_ceil(64) - base];
         for v in nodes {
+            g.prefetch_targets(v, page);
+            g.prefetch_targets(v, &retainers[1..]);
             for e in g.edges(v) {
                 let w = g.eto[e] as usize;
                 if retains(g, page, devtools_rules, v, e, w) {
@@ -177,6 +181,9 @@ fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>,
     }
     let mut src = bigvec::filled(first[n] as usize, 0u32);
     for v in 0..n {
+        if v + 1 < n {
+            g.prefetch_targets(v + 1, &first[1..]);
+        }
         for e in g.edges(v) {
             if ess.contains(e as u32) {
                 let slot = &mut first[g.eto[e] as usize + 1];
@@ -207,6 +214,7 @@ fn dfs(
     pre[start] = vertex.len() as u32;
     parent[vertex.len()] = 0;
     vertex.push(start as u32);
+    g.prefetch_targets(start, pre);
     stack.push((start as u32, g.first_edge[start]));
     while let Some(top) = stack.last_mut() {
         let v = top.0 as usize;
@@ -227,6 +235,7 @@ fn dfs(
                 pre[w] = num as u32;
                 parent[num] = pre[v];
                 vertex.push(w as u32);
+                g.prefetch_targets(w, pre);
                 stack.push((w as u32, g.first_edge[w]));
             }
             None => {
@@ -339,7 +348,10 @@ pub fn compute_from(
         };
         let mut first: Vec<u32> = bigvec::with_capacity(leftover + 1);
         let mut total = 0u32;
-        for &node in &vertex[..leftover] {
+        for (k, &node) in vertex[..leftover].iter().enumerate() {
+            if let Some(&ahead) = vertex[..leftover].get(k + 16) {
+                prefetch(&by_node_first, ahead as usize);
+            }
             first.push(total);
             total += list_of(node).len() as u32;
         }
@@ -348,7 +360,17 @@ pub fn compute_from(
         // Two halves by retainer count, one on each core, each writing its own part of `src`.
         let copy = |numbers: std::ops::Range<usize>, out: &mut [u32]| {
             let mut out = out.iter_mut();
-            for &node in &vertex[numbers] {
+            let end = numbers.end;
+            for k in numbers {
+                // Two steps ahead: where the list of the number 16 ahead starts, then the
+                // list of the number 8 ahead (its start loaded 8 steps ago).
+                if k + 16 < end {
+                    prefetch(&by_node_first, vertex[k + 16] as usize);
+                }
+                if k + 8 < end {
+                    prefetch(&by_node_src, by_node_first[vertex[k + 8] as usize] as usize);
+                }
+                let node = vertex[k];
                 // The list first: `zip` stops at its end without taking a slot.
                 for (&v, slot) in list_of(node).iter().zip(out.by_ref()) {
                     *slot = pre[v as usize];
@@ -395,6 +417,13 @@ pub fn compute_from(
         // A child of the root in the DFS tree (a real one or a start of case 4) has the root
         // as a retainer.
         let mut s = if parent[w] == 0 { 0 } else { sd[w].semi };
+        if w >= 2 {
+            // The lists of the next numbers lie just before this one.
+            let ahead = &rev_src[rev_first[w - 2] as usize..rev_first[w - 1] as usize];
+            for &v in ahead.iter().take(16) {
+                prefetch(&sd, v as usize);
+            }
+        }
         for &v in &rev_src[rev_first[w] as usize..rev_first[w + 1] as usize] {
             let semi_u = if sd[v as usize].ancestor == NONE {
                 // Not linked yet (a smaller number, or the root): its semi-dominator is
@@ -440,6 +469,13 @@ pub fn compute_from(
     let mut retained: Vec<u64> = bigvec::with_capacity(n);
     retained.extend((0..n).map(|i| g.self_size(i)));
     for w in (1..n).rev() {
+        if w >= 16 {
+            prefetch(&vertex, idom[w - 16] as usize);
+        }
+        if w >= 8 {
+            prefetch(&retained, vertex[w - 8] as usize);
+            prefetch(&retained, vertex[idom[w - 8] as usize] as usize);
+        }
         let child = vertex[w] as usize;
         let dom = vertex[idom[w] as usize] as usize;
         retained[dom] += retained[child];
@@ -447,6 +483,10 @@ pub fn compute_from(
     // Back to node ordinals.
     let mut idom_node = bigvec::filled(n, 0u32);
     for w in 1..n {
+        if w + 16 < n {
+            prefetch(&vertex, idom[w + 16] as usize);
+            prefetch(&idom_node, vertex[w + 16] as usize);
+        }
         idom_node[vertex[w] as usize] = vertex[idom[w] as usize];
     }
     drop((idom, vertex));
@@ -454,7 +494,10 @@ pub fn compute_from(
 
     // Dominator-tree children, as one packed list.
     let mut child_first = bigvec::filled(n + 1, 0u32);
-    for &d in &idom_node[1..] {
+    for (i, &d) in idom_node.iter().enumerate().skip(1) {
+        if let Some(&ahead) = idom_node.get(i + 16) {
+            prefetch(&child_first, ahead as usize + 1);
+        }
         child_first[d as usize + 1] += 1;
     }
     for i in 0..n {
@@ -463,6 +506,12 @@ pub fn compute_from(
     let mut fill = child_first.clone();
     let mut children = bigvec::filled(n.saturating_sub(1), 0u32);
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
+        if let Some(&ahead) = idom_node.get(i + 16) {
+            prefetch(&fill, ahead as usize);
+        }
+        if let Some(&ahead) = idom_node.get(i + 8) {
+            prefetch(&children, fill[ahead as usize] as usize);
+        }
         children[fill[d as usize] as usize] = i as u32;
         fill[d as usize] += 1;
     }

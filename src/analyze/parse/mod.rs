@@ -364,12 +364,16 @@ impl Parser<'_> {
         mut deliver: impl FnMut(&mut Vec<u64>) -> Result<(), E>,
     ) -> Result<Result<(), E>, SnapError> {
         let mut block = Vec::with_capacity(BLOCK);
-        let decoded = self.decode(|v| {
-            block.push(v);
-            if block.len() < BLOCK {
-                return Ok(());
+        let decoded = self.decode(|mut values| {
+            while !values.is_empty() {
+                let take = (BLOCK - block.len()).min(values.len());
+                block.extend_from_slice(&values[..take]);
+                values = &values[take..];
+                if block.len() == BLOCK {
+                    deliver(&mut block)?;
+                }
             }
-            deliver(&mut block)
+            Ok(())
         });
         if matches!(decoded, Ok(Err(_))) || block.is_empty() {
             return decoded;
@@ -381,11 +385,12 @@ impl Parser<'_> {
     }
 
     /// Decodes an array's numbers (from just after its `[` to its `]`, which it consumes),
-    /// each handed to `sink` in order. An error in the file is the outer `Err`; an `Err` from
-    /// `sink` stops the decoding and is returned as the inner one.
+    /// handed to `sink` in order, a few at a time (those of a 64-byte window together). An
+    /// error in the file is the outer `Err`; an `Err` from `sink` stops the decoding and is
+    /// returned as the inner one.
     fn decode<E>(
         &mut self,
-        mut sink: impl FnMut(u64) -> Result<(), E>,
+        mut sink: impl FnMut(&[u64]) -> Result<(), E>,
     ) -> Result<Result<(), E>, SnapError> {
         let mut acc: u64 = 0;
         let mut digits = 0u32;
@@ -404,20 +409,24 @@ impl Parser<'_> {
                         let Some(window) = Window::at(&buf[i..i + WINDOW]) else {
                             break;
                         };
-                        let mut used = 0;
+                        // At most one number ends at every second byte.
+                        let mut values = [0u64; WINDOW / 2];
+                        let (mut n, mut used) = (0, 0);
                         for (start, len) in window {
                             if len > 15 {
                                 break;
                             }
                             let at = i + start;
                             used = start + len + 1;
-                            if let Err(e) = sink(number_of(&buf[at..at + 16], len)) {
-                                stop = Some(Stop::Sink(e));
-                                break;
-                            }
+                            values[n] = number_of(&buf[at..at + 16], len);
+                            n += 1;
                         }
                         i += used;
-                        if used == 0 || stop.is_some() {
+                        if let Err(e) = sink(&values[..n]) {
+                            stop = Some(Stop::Sink(e));
+                            break;
+                        }
+                        if used == 0 {
                             break;
                         }
                     }
@@ -439,7 +448,7 @@ impl Parser<'_> {
                             break;
                         }
                         i += len + 1;
-                        if let Err(e) = sink(v) {
+                        if let Err(e) = sink(&[v]) {
                             stop = Some(Stop::Sink(e));
                             break;
                         }
@@ -462,7 +471,7 @@ impl Parser<'_> {
                     }
                     b',' | b' ' | b'\n' | b'\r' | b'\t' | b']' => {
                         if digits > 0 {
-                            if let Err(e) = sink(acc) {
+                            if let Err(e) = sink(&[acc]) {
                                 stop = Some(Stop::Sink(e));
                                 break;
                             }
