@@ -5,7 +5,7 @@
 // about 150 MB, 300 MB, 600 MB and 1 GB; then a Comparison of two ~300 MB snapshots of one
 // process; then the > 2 GB synthetic run (bench/analyzer/synthetic.js).
 //
-//   node bench/analyzer/devtools.js [--sizes 150,300,600,1000] [--no-diff] [--no-synthetic]
+//   node bench/analyzer/devtools.js [--sizes 150,300,600,1000] [--runs N] [--no-diff] [--no-synthetic]
 //                                   [--no-devtools-above MB] [--out FILE|-] [--json FILE] [--generate-only]
 //                                   [--reuse FILE] [--render FILE]
 //
@@ -15,7 +15,10 @@
 // Each measurement is a fresh process, one at a time: first DevTools' model (parse, which
 // builds the dominator tree and retained sizes, then `aggregatesWithFilter({})`: the Summary
 // rows; bench/analyzer/devtools-child.js), then, back to back, heapsnap's summary() (DevTools'
-// rules, the default). Time is the wall time of the whole child process (start-up, import,
+// rules, the default). The pair is repeated --runs times (default 3), alternating, and each
+// tool's run of median wall time is the one reported (with every run's time): the speed of
+// this shared machine drifts by tens of percent within minutes, so that one pair alone can
+// land on either side of it. Time is the wall time of the whole child process (start-up, import,
 // read, analysis); memory is the child's peak RSS (VmHWM). The load average is noted next to
 // each row: the machine may be shared. Before every big run (a file of ≥ 600 MB, or
 // DevTools on ≥ 300 MB) it waits until MemAvailable is at least --min-free GiB (default 10).
@@ -45,6 +48,7 @@ const BYTES_PER_SCALE = 255e6
 function args(argv) {
   const a = {
     sizes: [150, 300, 600, 1000],
+    runs: 3,
     diff: true,
     synthetic: true,
     devtoolsAbove: Infinity,
@@ -58,6 +62,7 @@ function args(argv) {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]
     if (k === '--sizes') a.sizes = argv[++i].split(',').map(Number)
+    else if (k === '--runs') a.runs = Math.max(1, Number(argv[++i]))
     else if (k === '--no-diff') a.diff = false
     else if (k === '--no-synthetic') a.synthetic = false
     else if (k === '--no-devtools-above') a.devtoolsAbove = Number(argv[++i])
@@ -105,6 +110,30 @@ function runChild(argv, opts = {}) {
   }
   const r = JSON.parse(res.stdout.trim().split('\n').pop())
   return { ok: true, wallMs, peakRss: r.peakRssBytes, r }
+}
+
+/**
+ * `n` rounds of `measures` (functions returning a runChild result, or null when not run), one
+ * after the other in each round. Per measure: its run of median wall time (the lower middle
+ * of an even count), with `runsMs` (every run's wall time) and the highest peak RSS of all;
+ * a failed run is returned as it is.
+ */
+function alternate(n, measures) {
+  const runs = measures.map(() => [])
+  for (let i = 0; i < n; i++) {
+    measures.forEach((measure, k) => {
+      const m = measure()
+      if (m) runs[k].push(m)
+    })
+  }
+  return runs.map((list) => {
+    if (list.length === 0) return null
+    const failed = list.find((m) => !m.ok)
+    if (failed) return failed
+    const sorted = [...list].sort((x, y) => x.wallMs - y.wallMs)
+    const median = sorted[(sorted.length - 1) >> 1]
+    return { ...median, peakRss: Math.max(...list.map((m) => m.peakRss)), runsMs: list.map((m) => m.wallMs) }
+  })
 }
 
 function generate(file, scale, second) {
@@ -173,6 +202,8 @@ function memlabLoad(files) {
 
 const cell = (m) =>
   m && m.ok ? `${sec(m.wallMs)} s | ${MiB(m.peakRss)} MiB` : `${m ? `failed (${m.error})` : '—'} | —`
+/** Every run's wall time in seconds, as `1.2, 1.3, 1.1` (the median run is the one shown). */
+const runList = (m) => (m && m.ok && m.runsMs ? m.runsMs.map((ms) => sec(ms)).join(', ') : '—')
 const ratio = (dt, hs) =>
   dt && dt.ok && hs.ok
     ? `${(dt.wallMs / hs.wallMs).toFixed(1)}× | ${((100 * hs.peakRss) / dt.peakRss).toFixed(0)}%`
@@ -190,7 +221,13 @@ function main() {
   fs.mkdirSync(DIR, { recursive: true })
   const toolkit = require(path.join(ROOT, 'node_modules', 'heap-snapshot-toolkit', 'package.json')).version
   if (a.render) return write(a, JSON.parse(fs.readFileSync(a.render, 'utf8')), toolkit)
-  const results = { summary: [], diff: null, synthetic: null, date: new Date().toISOString().slice(0, 10) }
+  const results = {
+    summary: [],
+    diff: null,
+    synthetic: null,
+    runs: a.runs,
+    date: new Date().toISOString().slice(0, 10),
+  }
 
   for (const size of a.sizes) {
     const file = path.join(DIR, `dt-mixed-${size}mb.heapsnapshot`)
@@ -201,20 +238,27 @@ function main() {
     console.error(
       `\n${path.basename(file)}: ${MiB(bytes)} MiB (strings section ${strings === null ? '?' : MiB(strings)} MiB)`,
     )
-    let dt = null
     const dtLoad = loadavg()
-    if (size <= a.devtoolsAbove) {
-      if (bytes >= 300e6) waitForMemory(a.minFree)
-      dt = devtools('summary', [file])
-      console.error(
-        `  DevTools model: ${dt.ok ? `${sec(dt.wallMs)} s, ${MiB(dt.peakRss)} MiB ${JSON.stringify(dt.r)}` : dt.error}`,
-      )
-    }
-    if (bytes >= 600e6) waitForMemory(a.minFree)
-    const hsLoad = loadavg()
-    const hs = heapsnap('summary', [file])
-    if (!hs.ok) throw new Error(`heapsnap summary failed: ${hs.error}`)
-    console.error(`  heapsnap: ${sec(hs.wallMs)} s, ${MiB(hs.peakRss)} MiB ${JSON.stringify(hs.r.timings)}`)
+    let hsLoad = null
+    const [dt, hs] = alternate(a.runs, [
+      () => {
+        if (size > a.devtoolsAbove) return null
+        if (bytes >= 300e6) waitForMemory(a.minFree)
+        const m = devtools('summary', [file])
+        console.error(
+          `  DevTools model: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}` : m.error}`,
+        )
+        return m
+      },
+      () => {
+        if (bytes >= 600e6) waitForMemory(a.minFree)
+        hsLoad ??= loadavg()
+        const m = heapsnap('summary', [file])
+        if (!m.ok) throw new Error(`heapsnap summary failed: ${m.error}`)
+        console.error(`  heapsnap: ${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r.timings)}`)
+        return m
+      },
+    ])
     results.summary.push({ file, bytes, strings, dt, hs, dtLoad, hsLoad })
   }
 
@@ -228,20 +272,33 @@ function main() {
     const base = path.join(DIR, 'dt-pair-300mb-a.heapsnapshot')
     const target = path.join(DIR, 'dt-pair-300mb-b.heapsnapshot')
     console.error(`\ndiff ${path.basename(base)} ${path.basename(target)}`)
-    waitForMemory(a.minFree)
     const dtLoad = loadavg()
-    const dt = devtools('diff', [base, target])
-    console.error(
-      `  DevTools model: ${dt.ok ? `${sec(dt.wallMs)} s, ${MiB(dt.peakRss)} MiB ${JSON.stringify(dt.r)}` : dt.error}`,
-    )
-    const hsLoad = loadavg()
-    const hs = heapsnap('diff', [base, target])
-    if (!hs.ok) throw new Error(`heapsnap diff failed: ${hs.error}`)
-    console.error(`  heapsnap: ${sec(hs.wallMs)} s, ${MiB(hs.peakRss)} MiB ${JSON.stringify(hs.r)}`)
-    waitForMemory(a.minFree)
-    const mlLoad = loadavg()
-    const ml = memlabLoad([base, target])
-    if (ml) console.error(`  memlab load of both: ${ml.ok ? `${sec(ml.wallMs)} s, ${MiB(ml.peakRss)} MiB` : ml.error}`)
+    let hsLoad = null
+    let mlLoad = null
+    const [dt, hs, ml] = alternate(a.runs, [
+      () => {
+        waitForMemory(a.minFree)
+        const m = devtools('diff', [base, target])
+        console.error(
+          `  DevTools model: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}` : m.error}`,
+        )
+        return m
+      },
+      () => {
+        hsLoad ??= loadavg()
+        const m = heapsnap('diff', [base, target])
+        if (!m.ok) throw new Error(`heapsnap diff failed: ${m.error}`)
+        console.error(`  heapsnap: ${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}`)
+        return m
+      },
+      () => {
+        waitForMemory(a.minFree)
+        mlLoad ??= loadavg()
+        const m = memlabLoad([base, target])
+        if (m) console.error(`  memlab load of both: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB` : m.error}`)
+        return m
+      },
+    ])
     results.diff = {
       files: [base, target].map((f) => ({ file: f, bytes: fs.statSync(f).size })),
       dt,
@@ -293,25 +350,28 @@ function table(results, toolkit) {
     '',
     `Made by \`node bench/analyzer/devtools.js\` on ${results.date ?? new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
       `${os.cpus().length} cores (${os.cpus()[0].model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-      `DevTools model = heap-snapshot-toolkit ${toolkit}. Each run is a fresh process, DevTools then heapsnap back to back; ` +
-      'time is the wall time of the whole process, memory its peak RSS (VmHWM). Load = the 1/5/15-minute load average ' +
-      'before each run (the machine is shared).',
+      `DevTools model = heap-snapshot-toolkit ${toolkit}. Each run is a fresh process, DevTools then heapsnap back to back, ` +
+      `${results.runs ?? 1} time(s) in turn; time is the wall time of the whole process, that of each tool's median run ` +
+      '(every run in the last column), memory its highest peak RSS (VmHWM). Load = the 1/5/15-minute load average ' +
+      "before each tool's first run (the machine is shared).",
     '',
-    '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | CPU time DevTools / heapsnap (ratio) | load (DevTools; heapsnap) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | CPU time DevTools / heapsnap (ratio) | load (DevTools; heapsnap) | runs, s (DevTools; heapsnap) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const s of results.summary) {
     const r = s.hs.r
     lines.push(
       `| ${path.basename(s.file)} (${MiB(s.bytes)} MiB) | ${r.nodeCount.toLocaleString('en-US')} / ${r.edgeCount.toLocaleString('en-US')} | ` +
-        `${cell(s.dt)} | ${cell(s.hs)} | ${ratio(s.dt, s.hs)} | ${cpu(s.dt, s.hs)} | ${s.dt ? s.dtLoad : '—'}; ${s.hsLoad} |`,
+        `${cell(s.dt)} | ${cell(s.hs)} | ${ratio(s.dt, s.hs)} | ${cpu(s.dt, s.hs)} | ${s.dt ? s.dtLoad : '—'}; ${s.hsLoad} | ` +
+        `${runList(s.dt)}; ${runList(s.hs)} |`,
     )
   }
   if (results.diff) {
     const d = results.diff
     lines.push(
       `| diff ${d.files.map((f) => `${path.basename(f.file)} (${MiB(f.bytes)} MiB)`).join(' → ')} | — | ` +
-        `${cell(d.dt)} | ${cell(d.hs)} | ${ratio(d.dt, d.hs)} | ${cpu(d.dt, d.hs)} | ${d.dtLoad}; ${d.hsLoad} |`,
+        `${cell(d.dt)} | ${cell(d.hs)} | ${ratio(d.dt, d.hs)} | ${cpu(d.dt, d.hs)} | ${d.dtLoad}; ${d.hsLoad} | ` +
+        `${runList(d.dt)}; ${runList(d.hs)} |`,
     )
     if (d.ml && d.ml.ok) {
       lines.push(
@@ -319,7 +379,7 @@ function table(results, toolkit) {
         `memlab (@memlab/core) has no two-snapshot comparison (its leak finder needs three snapshots), so the diff ` +
           `row compares against DevTools' own Comparison. memlab's load of both files alone (parse + dominators ` +
           `+ retained sizes, one after the other in one process) took ${sec(d.ml.wallMs)} s at ${MiB(d.ml.peakRss)} MiB ` +
-          `peak RSS (load ${d.mlLoad}): ${(d.ml.wallMs / d.hs.wallMs).toFixed(1)}× heapsnap's whole diff.`,
+          `peak RSS (load ${d.mlLoad}; runs ${runList(d.ml)} s): ${(d.ml.wallMs / d.hs.wallMs).toFixed(1)}× heapsnap's whole diff.`,
       )
     }
   }
