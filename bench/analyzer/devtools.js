@@ -336,13 +336,19 @@ function write(a, results, toolkit) {
   const md = table(results, toolkit)
   console.log(md)
   if (a.out) {
+    // The section from its heading to END_MARKER is replaced; the notes after it stay.
     const marker = '## Speed and memory against the DevTools model'
     const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : ''
     const at = old.indexOf(`\n${marker}`)
+    const end = at >= 0 ? old.indexOf(END_MARKER, at) : -1
     const keep = at >= 0 ? old.slice(0, at) : old
-    fs.writeFileSync(a.out, `${keep.replace(/\n+$/, '')}\n\n${md}`)
+    const notes = end >= 0 ? old.slice(end + END_MARKER.length) : ''
+    fs.writeFileSync(a.out, `${keep.replace(/\n+$/, '')}\n\n${md}${notes}`)
   }
 }
+
+/** Ends the generated section of bench/ANALYZER.md (the notes after it are kept). */
+const END_MARKER = '<!-- end of the generated section -->'
 
 function table(results, toolkit) {
   const lines = [
@@ -394,7 +400,7 @@ function table(results, toolkit) {
         `${y.rssOverFile} | ${y.answer} | ${results.synthetic.load} |`,
     )
   }
-  lines.push('')
+  lines.push('', END_MARKER)
   return lines.join('\n')
 }
 
