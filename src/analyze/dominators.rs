@@ -181,6 +181,7 @@ fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>,
     }
     let mut src = bigvec::filled(first[n] as usize, 0u32);
     for v in 0..n {
+        // One node ahead: the loop over a node's edges is too short to wait for its own.
         if v + 1 < n {
             g.prefetch_targets(v + 1, &first[1..]);
         }
@@ -418,7 +419,8 @@ pub fn compute_from(
         // as a retainer.
         let mut s = if parent[w] == 0 { 0 } else { sd[w].semi };
         if w >= 2 {
-            // The lists of the next numbers lie just before this one.
+            // The pass goes down the numbers and the lists are stored in number order: the
+            // list of w - 2 lies just before this one.
             let ahead = &rev_src[rev_first[w - 2] as usize..rev_first[w - 1] as usize];
             for &v in ahead.iter().take(16) {
                 prefetch(&sd, v as usize);

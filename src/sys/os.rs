@@ -190,4 +190,14 @@ mod tests {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         assert!(malloc_trim(), "glibc has malloc_trim");
     }
+
+    #[test]
+    fn a_prefetch_changes_nothing_and_ignores_an_index_out_of_range() {
+        let v: Vec<u32> = (0..1000).collect();
+        for i in [0, 999, 1000, usize::MAX] {
+            prefetch(&v, i);
+        }
+        prefetch::<u64>(&[], 0);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
 }

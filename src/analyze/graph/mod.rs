@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 
-/// Edges of a node whose targets [`Graph::prefetch_targets`] looks at (a node has 4 to 5 on
-/// average; the rest of a long list is not waited for all at once anyway).
-const PREFETCH_EDGES: usize = 16;
-
 use super::bitset::BitSet;
 
 mod build;
 pub use build::{Builder, EdgeRow, Header, LoadOptions, NodeRow};
+
+/// Edges of a node whose targets [`Graph::prefetch_targets`] looks at (a node has 4 to 5 on
+/// average; the rest of a long list is not waited for all at once anyway).
+const PREFETCH_EDGES: usize = 16;
 
 /// Node type codes the analysis treats specially (resolved from the header's `node_types`).
 #[derive(Clone, Copy, Debug, Default)]
