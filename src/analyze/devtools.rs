@@ -134,9 +134,10 @@ impl Classes {
                 info,
                 distance: Some(distance),
             };
-            let definitions = infer_interface_definitions(g);
+            let shapes = Shapes::take(g, &mut classes);
+            let definitions = infer_interface_definitions(g, &shapes);
             mark("devtools: infer interfaces");
-            apply_interface_definitions(g, &mut classes, &definitions);
+            apply_interface_definitions(g, &mut classes, &definitions, shapes);
             mark("devtools: apply interfaces");
             apply_locations(g, &mut classes);
             mark("devtools: locations");
@@ -671,6 +672,51 @@ fn property_names(g: &Graph, i: usize, out: &mut Vec<u32>) {
     );
 }
 
+/// The plain objects by shape: their class and their property names (string indices, in edge
+/// order), each distinct pair once, in order of first appearance. Objects of one shape are
+/// named alike, so inferring and applying the interface definitions work once per shape, not
+/// once per object.
+pub struct Shapes {
+    /// Each shape's class before the interface definitions, and its property names.
+    shapes: Vec<(u32, Vec<u32>)>,
+    /// The plain objects of each shape.
+    counts: Vec<u64>,
+}
+
+impl Shapes {
+    /// The shapes of the plain objects. Until [`apply_interface_definitions`] gives each its
+    /// class back, `classes.of` holds a plain object's shape (an index into `shapes`) instead:
+    /// no per-node array more at this peak of the memory.
+    pub fn take(g: &Graph, classes: &mut Classes) -> Shapes {
+        let mut shapes = Shapes {
+            shapes: Vec::new(),
+            counts: Vec::new(),
+        };
+        let mut ids: FxHashMap<(u32, Vec<u32>), u32> = FxHashMap::default();
+        let mut key = (0, Vec::new());
+        for i in 0..g.node_count() {
+            if !is_plain_object(g, i) {
+                continue;
+            }
+            key.0 = classes.of[i];
+            property_names(g, i, &mut key.1);
+            let s = match ids.get(&key) {
+                Some(&s) => s,
+                None => {
+                    let s = shapes.shapes.len() as u32;
+                    ids.insert(key.clone(), s);
+                    shapes.shapes.push(key.clone());
+                    shapes.counts.push(0);
+                    s
+                }
+            };
+            classes.of[i] = s;
+            shapes.counts[s as usize] += 1;
+        }
+        shapes
+    }
+}
+
 /// The interface a plain object with property names `names` suggests (`{a, b}`, without
 /// `__proto__`, until the name would pass 120 characters), and its properties; `None` when it
 /// has no property.
@@ -711,43 +757,27 @@ fn interface_name(g: &Graph, names: &[u32]) -> Option<(String, Vec<String>)> {
 /// edge order, without `__proto__`, until the name would pass 120 characters) name a
 /// candidate; the candidates matching at least 2 objects and 1 in 1000 plain objects are kept,
 /// the most common first (ties in order of first appearance).
-pub fn infer_interface_definitions(g: &Graph) -> Vec<InterfaceDefinition> {
+pub fn infer_interface_definitions(g: &Graph, shapes: &Shapes) -> Vec<InterfaceDefinition> {
     const MIN_OBJECT_COUNT_PER_INTERFACE: f64 = 2.0;
     const MIN_OBJECT_PROPORTION_PER_INTERFACE: f64 = 1000.0;
     let mut candidates: Vec<InterfaceDefinition> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    // The candidate of a list of property names (string indices, in edge order): objects of
-    // one shape share it, so each distinct list is named once.
-    let mut by_names: FxHashMap<Vec<u32>, Option<usize>> = FxHashMap::default();
-    let mut names: Vec<u32> = Vec::new();
-    let mut total = 0u64;
-    for i in 0..g.node_count() {
-        if !is_plain_object(g, i) {
+    // The shapes in order of first appearance create the candidates in the order the objects do.
+    for ((_, names), &count) in shapes.shapes.iter().zip(&shapes.counts) {
+        let Some((name, properties)) = interface_name(g, names) else {
             continue;
-        }
-        total += 1;
-        property_names(g, i, &mut names);
-        let c = match by_names.get(names.as_slice()) {
-            Some(&c) => c,
-            None => {
-                let c = interface_name(g, &names).map(|(name, properties)| {
-                    *index.entry(name.clone()).or_insert_with(|| {
-                        candidates.push(InterfaceDefinition {
-                            name,
-                            properties,
-                            count: 0,
-                        });
-                        candidates.len() - 1
-                    })
-                });
-                by_names.insert(names.clone(), c);
-                c
-            }
         };
-        if let Some(c) = c {
-            candidates[c].count += 1;
-        }
+        let c = *index.entry(name.clone()).or_insert_with(|| {
+            candidates.push(InterfaceDefinition {
+                name,
+                properties,
+                count: 0,
+            });
+            candidates.len() - 1
+        });
+        candidates[c].count += count;
     }
+    let total: u64 = shapes.counts.iter().sum();
     // Most common first; stable, as Array.prototype.sort.
     candidates.sort_by_key(|c| std::cmp::Reverse(c.count));
     let min =
@@ -775,8 +805,34 @@ pub fn apply_interface_definitions(
     g: &Graph,
     classes: &mut Classes,
     definitions: &[InterfaceDefinition],
+    shapes: Shapes,
 ) {
+    // Each plain object's class back from its shape (see `Shapes::take`), else the class of
+    // its definition.
+    let class_back = |classes: &mut Classes, matched: &[Option<usize>]| {
+        let mut class_of_definition: Vec<u32> = vec![NONE; definitions.len()];
+        for i in 0..g.node_count() {
+            if !is_plain_object(g, i) {
+                continue;
+            }
+            let s = classes.of[i] as usize;
+            classes.of[i] = match matched.get(s).copied().flatten() {
+                None => shapes.shapes[s].0,
+                Some(d) => {
+                    if class_of_definition[d] == NONE {
+                        classes.info.push(ClassInfo {
+                            name: definitions[d].name.clone(),
+                            location: None,
+                        });
+                        class_of_definition[d] = (classes.info.len() - 1) as u32;
+                    }
+                    class_of_definition[d]
+                }
+            };
+        }
+    };
     if definitions.is_empty() {
+        class_back(classes, &[]);
         return;
     }
     let mut trie = vec![TrieNode {
@@ -827,67 +883,47 @@ pub fn apply_interface_definitions(
             }
         }
     };
-    let mut class_of_definition: Vec<u32> = vec![NONE; definitions.len()];
-    // The definition a list of property names (string indices, in edge order) matches: objects
-    // of one shape share it, so each distinct list is matched once.
-    let mut by_names: FxHashMap<Vec<u32>, Option<usize>> = FxHashMap::default();
-    let mut names: Vec<u32> = Vec::new();
+    // The definition each list of property names matches.
     let mut props: Vec<&str> = Vec::new();
     let mut states: Vec<usize> = Vec::new();
-    for i in 0..g.node_count() {
-        if !is_plain_object(g, i) {
-            continue;
-        }
-        property_names(g, i, &mut names);
-        let found = match by_names.get(names.as_slice()) {
-            Some(&d) => d,
-            None => {
-                props.clear();
-                props.extend(names.iter().map(|&s| g.string(s)));
-                props.sort_by(|a, b| cmp_js(a, b));
-                states.clear();
-                states.push(0);
-                // The empty interface never comes from inference, but a definition could have it.
-                let mut found = trie[0].match_info;
-                for p in &props {
-                    let mut kept = Vec::with_capacity(states.len() + 1);
-                    for &s in &states {
-                        let node = &trie[s];
-                        let dead = node
-                            .greatest_next
-                            .as_deref()
-                            .is_none_or(|gn| cmp_js(p, gn) != Ordering::Less);
-                        if !dead {
-                            kept.push(s);
-                        }
-                        if let Some(&next) = node.next.get(*p) {
-                            kept.push(next);
-                            found = better(found, trie[next].match_info);
-                        }
+    let matched: Vec<Option<usize>> = shapes
+        .shapes
+        .iter()
+        .map(|(_, names)| {
+            props.clear();
+            props.extend(names.iter().map(|&s| g.string(s)));
+            props.sort_by(|a, b| cmp_js(a, b));
+            states.clear();
+            states.push(0);
+            // The empty interface never comes from inference, but a definition could have it.
+            let mut found = trie[0].match_info;
+            for p in &props {
+                let mut kept = Vec::with_capacity(states.len() + 1);
+                for &s in &states {
+                    let node = &trie[s];
+                    let dead = node
+                        .greatest_next
+                        .as_deref()
+                        .is_none_or(|gn| cmp_js(p, gn) != Ordering::Less);
+                    if !dead {
+                        kept.push(s);
                     }
-                    states.clear();
-                    for s in kept {
-                        if !states.contains(&s) {
-                            states.push(s);
-                        }
+                    if let Some(&next) = node.next.get(*p) {
+                        kept.push(next);
+                        found = better(found, trie[next].match_info);
                     }
                 }
-                let d = found.map(|(_, d)| d);
-                by_names.insert(names.clone(), d);
-                d
+                states.clear();
+                for s in kept {
+                    if !states.contains(&s) {
+                        states.push(s);
+                    }
+                }
             }
-        };
-        if let Some(d) = found {
-            if class_of_definition[d] == NONE {
-                classes.info.push(ClassInfo {
-                    name: definitions[d].name.clone(),
-                    location: None,
-                });
-                class_of_definition[d] = (classes.info.len() - 1) as u32;
-            }
-            classes.of[i] = class_of_definition[d];
-        }
-    }
+            found.map(|(_, d)| d)
+        })
+        .collect();
+    class_back(classes, &matched);
 }
 
 /// Follows `HeapSnapshotNode.classKeyInternal`: an `object` node whose constructor has a
