@@ -514,15 +514,29 @@ impl Parser<'_> {
         }
         loop {
             let keep = g.string_wanted(index);
-            scratch.clear();
-            self.string_into(&mut scratch, keep)?;
-            if keep {
-                let text = decode_json_string(&scratch).map_err(|e| self.bad(e))?;
-                g.take_string(index, &text);
+            if let Some(end) = self.plain_string_end() {
+                // Most strings: taken from the chunk as they are.
+                if keep {
+                    let text = String::from_utf8_lossy(&self.buf[self.pos + 1..end]);
+                    g.take_string(index, &text);
+                }
+                self.pos = end + 1;
+            } else {
+                scratch.clear();
+                self.string_into(&mut scratch, keep)?;
+                if keep {
+                    let text = decode_json_string(&scratch).map_err(|e| self.bad(e))?;
+                    g.take_string(index, &text);
+                }
             }
             index = index
                 .checked_add(1)
                 .ok_or_else(|| self.bad("too many strings"))?;
+            // V8 writes `,` and a newline between two strings.
+            if self.buf.get(self.pos..self.pos + 2) == Some(b",\n") {
+                self.pos += 2;
+                continue;
+            }
             match self.peek_token()? {
                 b',' => self.pos += 1,
                 b']' => {
@@ -532,6 +546,18 @@ impl Parser<'_> {
                 b => return Err(self.bad(format!("expected ',' or ']', found '{}'", b as char))),
             }
         }
+    }
+
+    /// Where the string at `pos` ends (its closing quote) when it lies wholly in the chunk and
+    /// has no escape; `None` sends it to [`Parser::string_into`], which takes any string.
+    #[inline]
+    fn plain_string_end(&self) -> Option<usize> {
+        let buf = self.buf.get(self.pos..)?;
+        if buf.first() != Some(&b'"') {
+            return None;
+        }
+        let k = memchr2(b'"', b'\\', &buf[1..])?;
+        (buf[1 + k] == b'"').then_some(self.pos + 1 + k)
     }
 
     /// A JSON string decoded (used for keys).
