@@ -14,17 +14,20 @@ const { summary, diff, retainers, inflate, stats, strings } = require('./lib/ana
 const { leaks } = require('./lib/leaks')
 // The report, the monitor and the HTTP endpoint load on their first call: they bring in
 // node:http, node:crypto and perf_hooks, which a process that never uses them (or a one-shot
-// `summary()`) should not pay for in require().
-const onFirstCall = (file, name) => {
-  const fn = function (...args) {
-    return require(file)[name].apply(this, args)
-  }
-  return Object.defineProperty(fn, 'name', { value: name })
+// `summary()`) should not pay for in require(). Each `require` names its file, so that
+// bundlers still see it.
+function report(file, options) {
+  return require('./lib/report').report(file, options)
 }
-const report = onFirstCall('./lib/report', 'report')
-const monitor = onFirstCall('./lib/monitor', 'monitor')
-const createHandler = onFirstCall('./lib/http', 'createHandler')
-const listen = onFirstCall('./lib/http', 'listen')
+function monitor(options) {
+  return require('./lib/monitor').monitor(options)
+}
+function createHandler(options) {
+  return require('./lib/http').createHandler(options)
+}
+function listen(options) {
+  return require('./lib/http').listen(options)
+}
 
 // Load-time side effects:
 // 1. this environment (main thread or worker) is registered for sidecars and trigger dumps;

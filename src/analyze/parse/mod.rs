@@ -371,6 +371,7 @@ impl Parser<'_> {
                 values = &values[take..];
                 if block.len() == BLOCK {
                     deliver(&mut block)?;
+                    debug_assert!(block.is_empty(), "deliver leaves the block empty");
                 }
             }
             Ok(())
