@@ -136,6 +136,19 @@ function alternate(n, measures) {
   })
 }
 
+/** One measurement's line on stderr: `label: 1.23 s, 456 MiB <detail>`, or its error. */
+function logRun(label, m, detail = '') {
+  console.error(`  ${label}: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${detail}` : m.error}`)
+}
+
+/** A heapsnap measurement, which must succeed, logged. */
+function heapsnapRun(mode, files, detail) {
+  const m = heapsnap(mode, files)
+  if (!m.ok) throw new Error(`heapsnap ${mode} failed: ${m.error}`)
+  logRun('heapsnap', m, JSON.stringify(detail(m.r)))
+  return m
+}
+
 function generate(file, scale, second) {
   if (fs.existsSync(file) && (!second || fs.existsSync(second))) return
   waitForMemory(scale > 2 ? 10 : 4)
@@ -245,18 +258,13 @@ function main() {
         if (size > a.devtoolsAbove) return null
         if (bytes >= 300e6) waitForMemory(a.minFree)
         const m = devtools('summary', [file])
-        console.error(
-          `  DevTools model: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}` : m.error}`,
-        )
+        logRun('DevTools model', m, JSON.stringify(m.r))
         return m
       },
       () => {
         if (bytes >= 600e6) waitForMemory(a.minFree)
         hsLoad ??= loadavg()
-        const m = heapsnap('summary', [file])
-        if (!m.ok) throw new Error(`heapsnap summary failed: ${m.error}`)
-        console.error(`  heapsnap: ${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r.timings)}`)
-        return m
+        return heapsnapRun('summary', [file], (r) => r.timings)
       },
     ])
     results.summary.push({ file, bytes, strings, dt, hs, dtLoad, hsLoad })
@@ -279,23 +287,18 @@ function main() {
       () => {
         waitForMemory(a.minFree)
         const m = devtools('diff', [base, target])
-        console.error(
-          `  DevTools model: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}` : m.error}`,
-        )
+        logRun('DevTools model', m, JSON.stringify(m.r))
         return m
       },
       () => {
         hsLoad ??= loadavg()
-        const m = heapsnap('diff', [base, target])
-        if (!m.ok) throw new Error(`heapsnap diff failed: ${m.error}`)
-        console.error(`  heapsnap: ${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB ${JSON.stringify(m.r)}`)
-        return m
+        return heapsnapRun('diff', [base, target], (r) => r)
       },
       () => {
         waitForMemory(a.minFree)
         mlLoad ??= loadavg()
         const m = memlabLoad([base, target])
-        if (m) console.error(`  memlab load of both: ${m.ok ? `${sec(m.wallMs)} s, ${MiB(m.peakRss)} MiB` : m.error}`)
+        if (m) logRun('memlab load of both', m)
         return m
       },
     ])

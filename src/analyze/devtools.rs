@@ -134,11 +134,7 @@ impl Classes {
                 info,
                 distance: Some(distance),
             };
-            let shapes = Shapes::take(g, &mut classes);
-            let definitions = infer_interface_definitions(g, &shapes);
-            mark("devtools: infer interfaces");
-            apply_interface_definitions(g, &mut classes, &definitions, shapes);
-            mark("devtools: apply interfaces");
+            name_interfaces(g, &mut classes);
             apply_locations(g, &mut classes);
             mark("devtools: locations");
             let beside = beside
@@ -672,11 +668,23 @@ fn property_names(g: &Graph, i: usize, out: &mut Vec<u32>) {
     );
 }
 
+/// Plain objects named by DevTools' interface definitions: inferred from their property
+/// names, then applied to them. (In between, `classes.of` holds shapes, see [`Shapes::take`]:
+/// nothing else may run there.)
+fn name_interfaces(g: &Graph, classes: &mut Classes) {
+    use super::prof::mark;
+    let shapes = Shapes::take(g, classes);
+    let definitions = infer_interface_definitions(g, &shapes);
+    mark("devtools: infer interfaces");
+    apply_interface_definitions(g, classes, &definitions, shapes);
+    mark("devtools: apply interfaces");
+}
+
 /// The plain objects by shape: their class and their property names (string indices, in edge
 /// order), each distinct pair once, in order of first appearance. Objects of one shape are
 /// named alike, so inferring and applying the interface definitions work once per shape, not
 /// once per object.
-pub struct Shapes {
+struct Shapes {
     /// Each shape's class before the interface definitions, and its property names.
     shapes: Vec<(u32, Vec<u32>)>,
     /// The plain objects of each shape.
@@ -687,7 +695,7 @@ impl Shapes {
     /// The shapes of the plain objects. Until [`apply_interface_definitions`] gives each its
     /// class back, `classes.of` holds a plain object's shape (an index into `shapes`) instead:
     /// no per-node array more at this peak of the memory.
-    pub fn take(g: &Graph, classes: &mut Classes) -> Shapes {
+    fn take(g: &Graph, classes: &mut Classes) -> Shapes {
         let mut shapes = Shapes {
             shapes: Vec::new(),
             counts: Vec::new(),
@@ -757,7 +765,7 @@ fn interface_name(g: &Graph, names: &[u32]) -> Option<(String, Vec<String>)> {
 /// edge order, without `__proto__`, until the name would pass 120 characters) name a
 /// candidate; the candidates matching at least 2 objects and 1 in 1000 plain objects are kept,
 /// the most common first (ties in order of first appearance).
-pub fn infer_interface_definitions(g: &Graph, shapes: &Shapes) -> Vec<InterfaceDefinition> {
+fn infer_interface_definitions(g: &Graph, shapes: &Shapes) -> Vec<InterfaceDefinition> {
     const MIN_OBJECT_COUNT_PER_INTERFACE: f64 = 2.0;
     const MIN_OBJECT_PROPORTION_PER_INTERFACE: f64 = 1000.0;
     let mut candidates: Vec<InterfaceDefinition> = Vec::new();
@@ -801,7 +809,7 @@ struct TrieNode {
 /// Follows `HeapSnapshot.applyInterfaceDefinitions`: each plain object takes the class of the
 /// definition with the most properties among those whose properties it all has (the earlier
 /// definition on a tie); objects matching none keep their class (`Object`).
-pub fn apply_interface_definitions(
+fn apply_interface_definitions(
     g: &Graph,
     classes: &mut Classes,
     definitions: &[InterfaceDefinition],

@@ -717,6 +717,12 @@ fn digit_run(w: u64) -> usize {
     (m.trailing_zeros() / 8) as usize
 }
 
+/// The 8 bytes of `b` from `k` on, little endian (`b` holds them: the callers look at 16).
+#[inline(always)]
+fn le_word(b: &[u8], k: usize) -> u64 {
+    u64::from_le_bytes(b[k..k + 8].try_into().unwrap_or_default())
+}
+
 /// The value of the first `len` (1 to 8) bytes of `w`, all ASCII digits.
 #[inline(always)]
 fn digits_value(w: u64, len: usize) -> u64 {
@@ -812,7 +818,7 @@ impl Iterator for Window {
 /// The value of the `len` (1 to 15) digits at the start of the 16 bytes `b`.
 #[inline(always)]
 fn number_of(b: &[u8], len: usize) -> u64 {
-    let word = |k: usize| u64::from_le_bytes(b[k..k + 8].try_into().unwrap_or_default());
+    let word = |k: usize| le_word(b, k);
     if len <= 8 {
         return digits_value(word(0), len);
     }
@@ -823,7 +829,7 @@ fn number_of(b: &[u8], len: usize) -> u64 {
 /// 1 to 15 digits (so that the byte after it is in `b`); `None` otherwise.
 #[inline(always)]
 fn fast_number(b: &[u8]) -> Option<(u64, usize)> {
-    let word = |k: usize| u64::from_le_bytes(b[k..k + 8].try_into().unwrap_or_default());
+    let word = |k: usize| le_word(b, k);
     let len = match digit_run(word(0)) {
         8 => match digit_run(word(8)) {
             8 => return None,
