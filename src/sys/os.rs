@@ -176,6 +176,37 @@ pub fn prefetch<T>(slice: &[T], i: usize) {
     let _ = (slice, i);
 }
 
+/// Two bit masks of 64 bytes, bit `k` for `bytes[k]`: where they are ASCII digits, and where
+/// they are digits, ',' or '\n' (the bytes of V8's integer arrays); SSE2 looks at 16 bytes an
+/// instruction. (Other CPUs: `analyze::parse` computes them in `u64` words.)
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn digit_masks(bytes: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    let (mut digits, mut known) = (0u64, 0u64);
+    for k in 0..4 {
+        // SAFETY: the 16 bytes from `16 * k` are inside the 64-byte array, and an unaligned
+        // load needs no alignment; the other intrinsics only compute on registers. All are
+        // SSE2, which every x86_64 CPU has.
+        let (d, ok) = unsafe {
+            let v = _mm_loadu_si128(bytes.as_ptr().add(16 * k).cast());
+            // A digit is a byte whose distance above '0' (unsigned, wrapping) is at most 9.
+            let x = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let d = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(9)), x);
+            let comma = _mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8));
+            let newline = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+            let ok = _mm_or_si128(d, _mm_or_si128(comma, newline));
+            (_mm_movemask_epi8(d), _mm_movemask_epi8(ok))
+        };
+        digits |= u64::from(d as u16) << (16 * k);
+        known |= u64::from(ok as u16) << (16 * k);
+    }
+    (digits, known)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +220,29 @@ mod tests {
         assert!(page_size().is_some_and(|p| p >= 4096));
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         assert!(malloc_trim(), "glibc has malloc_trim");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn digit_masks_mark_digits_and_separators_at_every_position() {
+        for b in 0..=u8::MAX {
+            for k in [0, 1, 15, 16, 17, 31, 32, 47, 48, 63] {
+                // Every other byte a digit, a comma or a newline: each bit of the masks is
+                // checked against its own byte.
+                let mut bytes = [0u8; 64];
+                for (j, x) in bytes.iter_mut().enumerate() {
+                    *x = [b'7', b',', b'\n', b'0', b'9'][j % 5];
+                }
+                bytes[k] = b;
+                let (digits, known) = digit_masks(&bytes);
+                for (j, &x) in bytes.iter().enumerate() {
+                    let digit = x.is_ascii_digit();
+                    assert_eq!(digits >> j & 1 == 1, digit, "byte {x} at {j}");
+                    let ok = digit || x == b',' || x == b'\n';
+                    assert_eq!(known >> j & 1 == 1, ok, "byte {x} at {j}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -750,6 +750,7 @@ const WINDOW: usize = 64;
 /// The high bit of each byte of `w` (little endian) that is an ASCII digit. Exact for every
 /// byte: no carry crosses a byte (at most 0x7F + 0x76 is added in one).
 #[inline(always)]
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn digit_bytes(w: u64) -> u64 {
     let x = w ^ 0x3030_3030_3030_3030;
     let t = (x & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676;
@@ -758,6 +759,7 @@ fn digit_bytes(w: u64) -> u64 {
 
 /// The high bit of each byte of `w` that equals `c` (exact, as in [`digit_bytes`]).
 #[inline(always)]
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn bytes_equal(w: u64, c: u8) -> u64 {
     let y = w ^ (u64::from(c) * 0x0101_0101_0101_0101);
     let z = ((y & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | y;
@@ -767,8 +769,24 @@ fn bytes_equal(w: u64, c: u8) -> u64 {
 /// The high bits of the 8 bytes packed into 8 bits (byte `j` to bit `j`): each lands at
 /// bit 56 + j of the product, and no two partial products meet.
 #[inline(always)]
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn pack_high_bits(h: u64) -> u64 {
     (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// [`crate::sys::os::digit_masks`] eight bytes at a time, in plain `u64` arithmetic (for
+/// CPUs other than x86_64): bit `k` of the first mask is set where `bytes[k]` is a digit, of
+/// the second where it is a digit, ',' or '\n'.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn word_masks(bytes: &[u8; WINDOW]) -> (u64, u64) {
+    let (mut digits, mut known) = (0u64, 0u64);
+    for (k, word) in bytes.chunks_exact(8).enumerate() {
+        let w = le_word(word, 0);
+        let d = digit_bytes(w);
+        digits |= pack_high_bits(d) << (8 * k);
+        known |= pack_high_bits(d | bytes_equal(w, b',') | bytes_equal(w, b'\n')) << (8 * k);
+    }
+    (digits, known)
 }
 
 /// The numbers that end inside 64 bytes of an integer array: bit masks of where numbers
@@ -785,13 +803,12 @@ impl Window {
     /// spaces, or an error: the byte-by-byte path takes them).
     #[inline(always)]
     fn at(bytes: &[u8]) -> Option<Window> {
-        let (mut digits, mut known) = (0u64, 0u64);
-        for (k, word) in bytes.chunks_exact(8).enumerate() {
-            let w = u64::from_le_bytes(word.try_into().ok()?);
-            let d = digit_bytes(w);
-            digits |= pack_high_bits(d) << (8 * k);
-            known |= pack_high_bits(d | bytes_equal(w, b',') | bytes_equal(w, b'\n')) << (8 * k);
-        }
+        let bytes: &[u8; WINDOW] = bytes.try_into().ok()?;
+        // SSE2 on x86_64 (16 bytes an instruction, `sys::os`), u64 words elsewhere.
+        #[cfg(target_arch = "x86_64")]
+        let (digits, known) = crate::sys::os::digit_masks(bytes);
+        #[cfg(not(target_arch = "x86_64"))]
+        let (digits, known) = word_masks(bytes);
         (known == u64::MAX).then_some(Window {
             starts: digits & !(digits << 1),
             ends: !digits & (digits << 1),
@@ -924,6 +941,38 @@ mod tests {
             let mut buf = junk.as_bytes().to_vec();
             buf.resize(16, b'0');
             assert_eq!(fast_number(&buf), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn word_masks_agree_with_the_bytes() {
+        use super::{word_masks, WINDOW};
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        for round in 0..20_000 {
+            let mut bytes = [0u8; WINDOW];
+            for x in bytes.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // Mostly the bytes of V8's arrays, else any byte at all.
+                *x = match seed % 8 {
+                    0 if round % 2 == 0 => (seed >> 8) as u8,
+                    1 => b',',
+                    2 => b'\n',
+                    _ => b'0' + (seed >> 8) as u8 % 10,
+                };
+            }
+            let want = bytes
+                .iter()
+                .enumerate()
+                .fold((0u64, 0u64), |(d, k), (j, &x)| {
+                    let digit = x.is_ascii_digit();
+                    let known = digit || x == b',' || x == b'\n';
+                    (d | u64::from(digit) << j, k | u64::from(known) << j)
+                });
+            assert_eq!(word_masks(&bytes), want, "{bytes:?}");
+            #[cfg(target_arch = "x86_64")]
+            assert_eq!(crate::sys::os::digit_masks(&bytes), want, "{bytes:?}");
         }
     }
 
