@@ -25,11 +25,10 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 const { summaryInChild } = require('./summary-child.js')
 const { MAKE_HEAP } = require('./heap-script.js')
+const { ensureMemlab } = require('./memlab.js')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const CACHE = path.join(ROOT, '.cache')
-const MEMLAB_DIR = path.join(CACHE, 'memlab')
-const MEMLAB_VERSION = '2.0.5'
 const TOP = 50
 
 function args(argv) {
@@ -50,24 +49,6 @@ function run(cmd, argv, opts = {}) {
     throw new Error(`${cmd} ${argv.join(' ')} failed (${res.status ?? res.signal}):\n${res.stderr}\n${res.stdout}`)
   }
   return res.stdout
-}
-
-function ensureMemlab() {
-  const pkg = path.join(MEMLAB_DIR, 'node_modules', '@memlab', 'core', 'package.json')
-  if (fs.existsSync(pkg)) return JSON.parse(fs.readFileSync(pkg, 'utf8')).version
-  console.error(`installing @memlab/core@${MEMLAB_VERSION} into ${MEMLAB_DIR} …`)
-  fs.mkdirSync(MEMLAB_DIR, { recursive: true })
-  fs.writeFileSync(path.join(MEMLAB_DIR, 'package.json'), '{"private":true}\n')
-  run(
-    'npm',
-    ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--save-exact', `@memlab/core@${MEMLAB_VERSION}`],
-    {
-      cwd: MEMLAB_DIR,
-      env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1', PUPPETEER_SKIP_CHROMIUM_DOWNLOAD: '1' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  )
-  return MEMLAB_VERSION
 }
 
 // A heap of many small records, each with its own short string: `scale` 1 is about 300 MB.

@@ -28,7 +28,7 @@
 // `diffFromStreams` (the DevTools Comparison, the base parsed and freed before the target).
 // memlab (@memlab/core) has no two-snapshot comparison: its leak finder needs three snapshots
 // (baseline, target, final), so it is not in this row; its load of both files is reported
-// when it is installed in .cache/memlab (bench/analyzer/compare.js installs it).
+// (installed on first use into .cache/memlab, bench/analyzer/memlab.js).
 //
 // Snapshots are generated once into .cache/analyzer/ (plain .heapsnapshot; the heap of
 // compare.js, scaled). Not part of `npm test`: a full run takes ~20 minutes and up to ~8 GB.
@@ -38,10 +38,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawnSync, execFileSync } = require('node:child_process')
 const { MAKE_HEAP } = require('./heap-script.js')
+const { MEMLAB_DIR, ensureMemlab } = require('./memlab.js')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const DIR = path.join(ROOT, '.cache', 'analyzer')
-const MEMLAB_DIR = path.join(ROOT, '.cache', 'memlab')
 // Bytes of plain snapshot per unit of MAKE_HEAP's scale (measured: scale 1.233 → 314.6 MB).
 const BYTES_PER_SCALE = 255e6
 
@@ -193,7 +193,12 @@ function heapsnap(mode, files) {
 }
 
 function memlabLoad(files) {
-  if (!fs.existsSync(path.join(MEMLAB_DIR, 'node_modules', '@memlab', 'core'))) return null
+  try {
+    ensureMemlab()
+  } catch (e) {
+    console.error(`memlab's load is not measured: ${e.message}`)
+    return null
+  }
   const code = `
     const fs = require('node:fs');
     const { createRequire } = require('node:module');
