@@ -1,7 +1,8 @@
 //! Everything that needs `unsafe` Rust, and nothing else: the V8 bridge ([`v8`]), the POSIX
-//! signal handler ([`signal`]) and safe wrappers of single libc calls ([`os`]). The other
-//! module trees forbid `unsafe` code (see `src/lib.rs`), so every unsafe operation of the crate
-//! is in here, each with a `// SAFETY:` comment that the lints below require.
+//! signal handler ([`signal`]) and safe wrappers of single libc calls and CPU instructions
+//! ([`os`]). The other module trees forbid `unsafe` code (see `src/lib.rs`), so every unsafe
+//! operation of the crate is in here, each with a `// SAFETY:` comment that the lints below
+//! require.
 //!
 //! Knows nothing of N-API and does not depend on [`crate::core`]: what it hands out are plain
 //! Rust types and primitives.

@@ -1,4 +1,5 @@
-//! Safe wrappers of single libc calls that the pure-Rust core needs.
+//! Safe wrappers of single libc calls, and of the CPU instructions (prefetch, SSE2 byte masks),
+//! that the pure-Rust core needs.
 
 use std::ffi::CStr;
 
