@@ -34,6 +34,11 @@ const server = http.createServer((req, res) => {
   cache.set(served, new LeakedSession(served))
   res.end('ok\n')
 })
+// The demo's own dumps stop the event loop for a second or more. A keep-alive socket whose
+// idle timeout (5 s by default) expires during such a stop is closed by the server just as the
+// client sends its next request on it, which then fails with ECONNRESET (a known race of
+// HTTP keep-alive). The demo's clients are the only ones: keep their sockets open.
+server.keepAliveTimeout = 120_000
 
 /** Counts nodes of type 'object' named `name` in a .heapsnapshot or .heapsnapshot.gz file. */
 function countInstances(file, name) {
