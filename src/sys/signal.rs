@@ -204,13 +204,18 @@ mod imp {
         let _guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
         ensure_watcher()?;
         uninstall_locked();
-        // SAFETY: a zeroed sigaction is valid; sigemptyset initialises the mask; we query the
+        // SAFETY: a zeroed sigaction is valid; sigfillset initialises the mask; we query the
         // current action into PREVIOUS while PREVIOUS_READY is clear, then install ours.
         unsafe {
             let mut ours: libc::sigaction = std::mem::zeroed();
             ours.sa_sigaction = on_signal as *const () as usize;
             ours.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut ours.sa_mask);
+            // Every signal is blocked while ours runs, as libuv blocks them for its own
+            // handlers: the previous handler we chain to is often libuv's, which takes a lock
+            // that its handler for another signal takes too. A SIGCHLD arriving in the middle
+            // of the chained call (a child process exiting) would otherwise wait for that lock
+            // on the same thread, forever.
+            libc::sigfillset(&mut ours.sa_mask);
             let prev = PREVIOUS.0.get();
             if libc::sigaction(signum, std::ptr::null(), prev) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -293,6 +298,16 @@ mod imp {
             }
             install(libc::SIGWINCH).unwrap();
             assert!(handler_is_ours(libc::SIGWINCH));
+            // SAFETY: sigaction with a null new action only queries; sigismember reads the mask.
+            let blocks_sigchld = unsafe {
+                let mut cur: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(libc::SIGWINCH, std::ptr::null(), &mut cur);
+                libc::sigismember(&cur.sa_mask, libc::SIGCHLD) == 1
+            };
+            assert!(
+                blocks_sigchld,
+                "other signals wait while the handler and the one it chains to run"
+            );
             let before = REQUESTED.load(Ordering::SeqCst);
             // SAFETY: raise delivers SIGWINCH to this thread synchronously.
             unsafe { libc::raise(libc::SIGWINCH) };
