@@ -747,38 +747,35 @@ const POW10: [u64; 9] = [
 /// Bytes [`Window`] looks at once.
 const WINDOW: usize = 64;
 
-/// The high bit of each byte of `w` (little endian) that is an ASCII digit. Exact for every
-/// byte: no carry crosses a byte (at most 0x7F + 0x76 is added in one).
-#[inline(always)]
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn digit_bytes(w: u64) -> u64 {
-    let x = w ^ 0x3030_3030_3030_3030;
-    let t = (x & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676;
-    !(t | x) & 0x8080_8080_8080_8080
-}
-
-/// The high bit of each byte of `w` that equals `c` (exact, as in [`digit_bytes`]).
-#[inline(always)]
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn bytes_equal(w: u64, c: u8) -> u64 {
-    let y = w ^ (u64::from(c) * 0x0101_0101_0101_0101);
-    let z = ((y & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | y;
-    !z & 0x8080_8080_8080_8080
-}
-
-/// The high bits of the 8 bytes packed into 8 bits (byte `j` to bit `j`): each lands at
-/// bit 56 + j of the product, and no two partial products meet.
-#[inline(always)]
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn pack_high_bits(h: u64) -> u64 {
-    (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-}
-
 /// [`crate::sys::os::digit_masks`] eight bytes at a time, in plain `u64` arithmetic (for
 /// CPUs other than x86_64): bit `k` of the first mask is set where `bytes[k]` is a digit, of
 /// the second where it is a digit, ',' or '\n'.
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn word_masks(bytes: &[u8; WINDOW]) -> (u64, u64) {
+    /// The high bit of each byte of `w` (little endian) that is an ASCII digit. Exact for
+    /// every byte: no carry crosses a byte (at most 0x7F + 0x76 is added in one).
+    #[inline(always)]
+    fn digit_bytes(w: u64) -> u64 {
+        let x = w ^ 0x3030_3030_3030_3030;
+        let t = (x & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676;
+        !(t | x) & 0x8080_8080_8080_8080
+    }
+
+    /// The high bit of each byte of `w` that equals `c` (exact, as in `digit_bytes`).
+    #[inline(always)]
+    fn bytes_equal(w: u64, c: u8) -> u64 {
+        let y = w ^ (u64::from(c) * 0x0101_0101_0101_0101);
+        let z = ((y & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | y;
+        !z & 0x8080_8080_8080_8080
+    }
+
+    /// The high bits of the 8 bytes packed into 8 bits (byte `j` to bit `j`): each lands at
+    /// bit 56 + j of the product, and no two partial products meet.
+    #[inline(always)]
+    fn pack_high_bits(h: u64) -> u64 {
+        (h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    }
+
     let (mut digits, mut known) = (0u64, 0u64);
     for (k, word) in bytes.chunks_exact(8).enumerate() {
         let w = le_word(word, 0);
