@@ -705,10 +705,8 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     }),
                     peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
                 };
-                // A background dump's snapshot is freed later, on the JS thread (only a
-                // notified dump runs in the background).
-                let freed = !(background && matches!(wait, Wait::Notify(_)));
-                after_dump(&stats, heap, &began, freed);
+                // A background dump's snapshot is freed later, on the JS thread.
+                after_dump(&stats, heap, &began, !background);
                 sink.set_stats(stats);
                 // Inline: the JS thread was blocked until now. Background: until generation
                 // ended.
