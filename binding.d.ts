@@ -376,14 +376,9 @@ export interface MemoryHeadroom {
   limitSource: string
 }
 
-/**
- * A previous dump, as the memory model learns from it (for bench/memory.js): its peak RSS
- * growth over `rssBefore`, and the RSS once its memory was given back (`rssAfter`).
- */
+/** A previous dump, as the memory model learns from it (for bench/memory.js). */
 export interface ModelDump {
-  rssBefore: number
   growth: number
-  rssAfter?: number
   objects: number
   heap: ModelHeap
 }

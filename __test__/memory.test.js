@@ -415,13 +415,10 @@ test('releaseObjectIds(): RSS comes back to its level before the dump, and the n
       const first = await heapsnap.snapshot({ dir: '.', sidecar: false });
       await sleep(2000);
       const after = process.memoryUsage.rss();
-      const kept = await heapsnap.estimate({ count: true });
       const freed = heapsnap.releaseObjectIds();
       const released = process.memoryUsage.rss();
-      const rebuilt = await heapsnap.estimate({ count: true });
       const second = await heapsnap.snapshot({ dir: '.', sidecar: false });
-      console.log(JSON.stringify({ before, after, freed, released, first: first.path, second: second.path,
-        dumped: first.objectCount, kept, rebuilt }));
+      console.log(JSON.stringify({ before, after, freed, released, first: first.path, second: second.path }));
     })();
   `,
     { cwd: dir, args: ['--expose-gc'], timeout: 600_000 },
@@ -439,19 +436,6 @@ test('releaseObjectIds(): RSS comes back to its level before the dump, and the n
     `RSS ${mib(out.before)} MiB before the dump, ${mib(out.after)} MiB 2 s after, ${mib(out.released)} MiB after the release`,
   )
   assert.equal(countIn(out.second, 'Item'), 1_200_000, 'the dump after the release holds every Item')
-  // The prediction after the first dump leaves out the id map that dump built (the next dump
-  // reuses it); after the release it counts the whole map again: V8's vector and hash table,
-  // 24 bytes a slot, each a power of two (the table doubles at 80% full).
-  const pow2 = (x) => 2 ** Math.ceil(Math.log2(x))
-  const idMap = (n) => 24 * (pow2(n + 1) + pow2(n + Math.floor(n / 4) + 1))
-  const n = out.rebuilt.objectCount
-  const expected = idMap(n) - idMap(0) - Math.max(0, idMap(n) - idMap(out.dumped))
-  const added = out.rebuilt.predictedPeakBytes - out.kept.predictedPeakBytes
-  t.diagnostic(
-    `predicted ${mib(out.kept.predictedPeakBytes)} MiB with the id map kept, ${mib(out.rebuilt.predictedPeakBytes)} MiB after the release`,
-  )
-  assert.ok(Math.abs(added - expected) < MiB, `the release adds the id map: ${added} bytes, expected ${expected}`)
-  assert.ok(expected > 64 * MiB)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -372,12 +372,12 @@ function render(resultsFile) {
     const a = r.first
     const b = r.second
     // The model as it stands, on this row's figures: without history for the first dump; for
-    // the second, what the library learns from the first (its RSS 2 s after stands for the RSS
-    // the library reads right after its trim).
+    // the second, the first's growth counted from the lower of the RSS before it and after it
+    // (as the library learns it).
     const heap = r.heap || { heapUsed: r.heapUsed, largeObjectBytes: 0 }
     const modelFirst = predictDumpPeak(a.objects, heap, null)
-    const first = { rssBefore: a.rssBefore, growth: a.growth, rssAfter: r.rssAfter2s, objects: a.objects, heap }
-    const modelSecond = predictDumpPeak(b.objects, heap, first)
+    const learned = a.rssBefore + a.growth - Math.min(a.rssBefore, r.rssAfter2s)
+    const modelSecond = predictDumpPeak(b.objects, heap, { growth: learned, objects: a.objects, heap })
     const cells = [
       r.version,
       r.shape,

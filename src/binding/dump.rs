@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::thread::ThreadId;
 use std::time::{Instant, SystemTime};
 
 use napi::bindgen_prelude::*;
@@ -138,59 +137,12 @@ fn v8_figures() -> (Value, Value) {
     (memory, stats)
 }
 
-/// What this process's previous dump taught, and the thread of the isolate it was taken in.
-/// A process's heap shape changes slowly, so this predicts its next dump well.
-struct History {
-    learned: Option<(Learned, ThreadId)>,
-    /// How many times `releaseObjectIds()` dropped an id map: a lesson from a dump before the
-    /// latest release speaks of a map that is gone.
-    releases: u64,
-}
+/// What this process's previous dump taught. A process's heap shape changes slowly, so this
+/// predicts its next dump well.
+static HISTORY: Mutex<Option<Learned>> = Mutex::new(None);
 
-static HISTORY: Mutex<History> = Mutex::new(History {
-    learned: None,
-    releases: 0,
-});
-
-/// The history, as a dump on this thread sees it.
 fn history() -> Option<Learned> {
-    history_for(std::thread::current().id())
-}
-
-/// The history, as a dump in the isolate of `thread` sees it: the id map it speaks of is
-/// another isolate's when another thread took that dump (each worker has its own).
-fn history_for(isolate_thread: ThreadId) -> Option<Learned> {
-    let (learned, thread) = lock(&HISTORY).learned?;
-    Some(if thread == isolate_thread {
-        learned
-    } else {
-        learned.without_id_map()
-    })
-}
-
-/// The id map releases so far (a dump notes it when it ends).
-fn releases() -> u64 {
-    lock(&HISTORY).releases
-}
-
-/// Keeps what a dump ended when `releases` id maps had been released taught.
-fn remember(learned: Learned, thread: ThreadId, releases: u64) {
-    let mut h = lock(&HISTORY);
-    let learned = if h.releases == releases {
-        learned
-    } else {
-        learned.without_id_map()
-    };
-    h.learned = Some((learned, thread));
-}
-
-/// `releaseObjectIds()` dropped an id map: the next dump builds it again.
-fn ids_released() {
-    let mut h = lock(&HISTORY);
-    h.releases += 1;
-    if let Some((learned, _)) = h.learned.as_mut() {
-        *learned = learned.without_id_map();
-    }
+    *lock(&HISTORY)
 }
 
 /// The heap as the memory model sees it, read without JavaScript (None where V8's entry
@@ -265,11 +217,7 @@ impl Guard {
         let needed = grown.max(live.unwrap_or(0));
         if !memory::fits(needed, &self.headroom) {
             if live.is_some_and(|l| l >= grown) {
-                self.learned = Some(Learned::from_stopped_dump(
-                    needed,
-                    u64::from(total),
-                    self.heap,
-                ));
+                self.learned = Some(Learned::from_dump(needed, u64::from(total), self.heap));
             }
             return self.refuse(needed);
         }
@@ -418,77 +366,23 @@ fn preflight(
     }
 }
 
-/// What a finished dump teaches, until the RSS after its snapshot is freed is known.
-struct Lesson {
-    rss_before: u64,
-    peak: u64,
-    objects: u64,
-    heap: Heap,
-    thread: ThreadId,
-    /// [`releases`] when the dump began.
-    releases: u64,
-}
-
-/// Where a dump began: the RSS, the thread of its isolate, the id maps released so far.
-struct Began {
-    rss: u64,
-    thread: ThreadId,
-    releases: u64,
-}
-
-/// A background dump's lesson: its snapshot is freed later, on the JS thread
-/// ([`trim_and_learn`] after `settle_background`).
-static PENDING_LESSON: Mutex<Option<Lesson>> = Mutex::new(None);
-
-/// After a dump: learn from it once its snapshot is freed, counting its growth from the RSS
-/// after the freed memory is given back (`memory::growth_to_learn`). An inline dump's snapshot
-/// is freed already; a background dump's is freed on the JS thread when its result is handed
-/// over, which then calls [`trim_and_learn`].
-fn after_dump(stats: &DumpStats, heap: Option<Heap>, began: &Began, freed: bool) {
-    let lesson = match (stats.peak_rss_bytes, stats.object_count, heap) {
-        (Some(peak), Some(objects), Some(heap)) if objects > 0 => Some(Lesson {
-            rss_before: began.rss,
-            peak,
-            objects,
-            heap,
-            thread: began.thread,
-            releases: began.releases,
-        }),
-        _ => None,
-    };
-    *lock(&PENDING_LESSON) = lesson;
-    if freed {
-        std::thread::spawn(trim_and_learn);
-    }
-}
-
-/// Gives freed memory back to the OS (glibc keeps it otherwise; RSS stayed 5× above its level
-/// before the dump), then learns the pending lesson, if any, from the RSS after that.
-fn trim_and_learn() {
-    os::malloc_trim();
-    let Some(l) = lock(&PENDING_LESSON).take() else {
-        return;
-    };
-    let rss_after = memory::rss_bytes();
-    let growth = memory::growth_to_learn(l.rss_before, l.peak, rss_after, l.objects);
-    if memory_trace() {
-        let mib = |b: u64| b >> 20;
-        eprintln!(
-            "heapsnap: learned: RSS before {} MiB, peak +{} MiB, after the trim {} MiB: growth {} MiB over {} objects",
-            mib(l.rss_before),
-            mib(l.peak),
-            rss_after.map_or(0, mib),
-            mib(growth),
-            l.objects,
-        );
-    }
-    if growth > 0 {
-        remember(
-            Learned::from_dump(growth, l.objects, l.heap),
-            l.thread,
-            l.releases,
-        );
-    }
+/// After the snapshot is deleted: give the freed memory back to the OS (glibc keeps it
+/// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump. The
+/// growth is counted from the lower of the RSS before the dump and the RSS after the trim:
+/// memory freed before the dump but still counted in RSS would otherwise hide part of it.
+fn after_dump(stats: &DumpStats, heap: Option<Heap>, rss_before: u64) {
+    let (peak, objects) = (stats.peak_rss_bytes, stats.object_count);
+    std::thread::spawn(move || {
+        os::malloc_trim();
+        let (Some(peak), Some(objects)) = (peak, objects) else {
+            return;
+        };
+        let floor = memory::rss_bytes().map_or(rss_before, |r| r.min(rss_before));
+        let growth = (rss_before + peak).saturating_sub(floor);
+        if let (true, Some(heap)) = (objects > 0 && growth > 0, heap) {
+            *lock(&HISTORY) = Some(Learned::from_dump(growth, objects, heap));
+        }
+    });
 }
 
 /// Copies the JS engine's raw snapshot into the sink, then removes it.
@@ -606,11 +500,8 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
     match req.raw_file {
         None => {
             // A dump waits for this thread's background serialization and frees its snapshot
-            // first: the memory check must not run while another snapshot is alive, and it
-            // uses what that dump taught.
-            if v8::settle_background(true, false) > 0 {
-                trim_and_learn();
-            }
+            // first: the memory check must not run while another snapshot is alive.
+            v8::settle_background(true, false);
             // When the cheap bound fails, a full GC comes first: V8's snapshot collects all
             // garbage before it counts anyway, so the bound is taken on the heap that will be
             // walked (the memory test's service on Node 26: 102 MiB of heap before, 86 after).
@@ -623,12 +514,6 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             }
             let rss_before = memory::rss_bytes().unwrap_or(0);
             let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
-            // The history's id map is this isolate's (`conclude` may run on another thread).
-            let began = Began {
-                rss: rss_before,
-                thread: std::thread::current().id(),
-                releases: releases(),
-            };
             let guard = match preflight(&plan, true, heap) {
                 Ok(g) => g,
                 Err(r) => {
@@ -679,7 +564,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                         sink.abort();
                         std::thread::spawn(os::malloc_trim);
                         if let Some(l) = guard.as_ref().and_then(|g| g.learned) {
-                            remember(l, began.thread, began.releases);
+                            *lock(&HISTORY) = Some(l);
                         }
                         let err = match guard.and_then(|g| g.refused) {
                             Some(r) => SnapError::no_headroom(&path, r),
@@ -693,7 +578,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                         return fail(Err(err), wait);
                     }
                 };
-                let hist = history_for(began.thread);
+                let hist = history();
                 let stats = DumpStats {
                     generate_ms: Some(report.generate_ms),
                     serialize_ms: Some(report.serialize_ms),
@@ -705,8 +590,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     }),
                     peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
                 };
-                // A background dump's snapshot is freed later, on the JS thread.
-                after_dump(&stats, heap, &began, !background);
+                after_dump(&stats, heap, rss_before);
                 sink.set_stats(stats);
                 // Inline: the JS thread was blocked until now. Background: until generation
                 // ended.
@@ -793,7 +677,7 @@ pub fn dump<'env>(env: &'env Env, options: DumpOptions) -> Result<Object<'env>> 
                 // On the JS thread: a background dump's snapshot is freed here, once its
                 // serialization has ended (nothing else waits on it).
                 if v8::settle_background(false, false) > 0 {
-                    std::thread::spawn(trim_and_learn);
+                    std::thread::spawn(os::malloc_trim);
                 }
                 Ok(NativeResult::from(result))
             }));
@@ -808,7 +692,7 @@ pub fn dump<'env>(env: &'env Env, options: DumpOptions) -> Result<Object<'env>> 
 pub fn settle_background() -> u32 {
     let n = v8::settle_background(true, false);
     if n > 0 {
-        std::thread::spawn(trim_and_learn);
+        std::thread::spawn(os::malloc_trim);
     }
     n as u32
 }
@@ -944,13 +828,10 @@ fn heap_of(m: &ModelHeap) -> Heap {
     }
 }
 
-/// A previous dump, as the memory model learns from it (for bench/memory.js): its peak RSS
-/// growth over `rssBefore`, and the RSS once its memory was given back (`rssAfter`).
+/// A previous dump, as the memory model learns from it (for bench/memory.js).
 #[napi(object)]
 pub struct ModelDump {
-    pub rss_before: f64,
     pub growth: f64,
-    pub rss_after: Option<f64>,
     pub objects: f64,
     pub heap: ModelHeap,
 }
@@ -961,14 +842,11 @@ pub struct ModelDump {
 #[napi]
 pub fn predict_dump_peak(objects: f64, heap: ModelHeap, previous: Option<ModelDump>) -> f64 {
     let learned = previous.map(|p| {
-        let objects = p.objects.max(0.0) as u64;
-        let growth = memory::growth_to_learn(
-            p.rss_before.max(0.0) as u64,
+        Learned::from_dump(
             p.growth.max(0.0) as u64,
-            p.rss_after.map(|r| r.max(0.0) as u64),
-            objects,
-        );
-        Learned::from_dump(growth, objects, heap_of(&p.heap))
+            p.objects.max(0.0) as u64,
+            heap_of(&p.heap),
+        )
     });
     memory::predict(objects.max(0.0) as u64, heap_of(&heap), learned) as f64
 }
@@ -993,6 +871,5 @@ pub fn release_object_ids() -> Result<f64> {
         ));
     }
     os::malloc_trim();
-    ids_released();
     Ok(before.saturating_sub(memory::rss_bytes().unwrap_or(before)) as f64)
 }

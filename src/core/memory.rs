@@ -153,87 +153,22 @@ pub const MIN_BYTES_PER_OBJECT: f64 = 150.0;
 /// The writer's own memory: 32 MiB in flight and its buffers.
 pub const WRITER_BYTES: u64 = 48 << 20;
 
-/// One slot of V8's object-id map (`HeapObjectsMap`): an entry of its vector (id, address,
-/// size, flag) and a slot of its hash table (key, value, hash) are 24 bytes each on 64-bit.
-pub const ID_MAP_SLOT_BYTES: u64 = 24;
-
-/// What V8's object-id map holds once a dump has seen `objects` objects: a vector with one
-/// entry an object and a hash table from address to entry, each doubling as it fills (the
-/// table at 80%). V8 keeps the map after the dump, so that ids match across snapshots, until
-/// `releaseObjectIds()`; the next dump adds only the objects it has not seen. What the release
-/// freed was 0.75–0.98 × this on 20 heaps of 67 k to 5.1 M objects (bench/MEMORY.md, "Memory
-/// given back"), and followed its power-of-two steps.
-pub fn id_map_bytes(objects: u64) -> u64 {
-    // The vector starts with a null entry.
-    let entries = objects.saturating_add(1).next_power_of_two();
-    let table = objects
-        .saturating_add(objects / 4)
-        .saturating_add(1)
-        .next_power_of_two();
-    entries
-        .saturating_add(table)
-        .saturating_mul(ID_MAP_SLOT_BYTES)
-}
-
-/// The growth a finished dump of `objects` objects teaches about the next one: its peak RSS
-/// (`rss_before + peak_growth`) above where the next dump starts. That is the RSS once the
-/// dump's memory is given back (`rss_after`), which keeps the id map V8 built during the dump
-/// (the next dump reuses it), but at most that id map above the RSS before the dump (what the
-/// process allocated meanwhile is not the dump's), and below the RSS before when the trim
-/// also gave back memory that was free but still counted before the dump.
-pub fn growth_to_learn(
-    rss_before: u64,
-    peak_growth: u64,
-    rss_after: Option<u64>,
-    objects: u64,
-) -> u64 {
-    let floor = rss_after.map_or(rss_before, |after| {
-        after.min(rss_before.saturating_add(id_map_bytes(objects)))
-    });
-    rss_before.saturating_add(peak_growth).saturating_sub(floor)
-}
-
 /// What a finished dump teaches about the next one: its growth, apart from the index names,
-/// per snapshot object and per heap byte, and the objects V8's id map holds since.
+/// per snapshot object and per heap byte.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Learned {
-    /// Without the id map (the next dump reuses it).
     pub per_object: f64,
-    /// With the id map's share: without an object count, what the next dump adds to the map
-    /// cannot be told apart.
     pub per_heap_byte: f64,
-    /// The objects the id map was sized for; 0 when it may not hold them (the ids were
-    /// released, or the dump was stopped halfway).
-    pub id_map_objects: u64,
 }
 
 impl Learned {
-    /// From a dump of `objects` objects in `heap` whose growth, counted from where the next
-    /// one starts ([`growth_to_learn`]), was `growth` bytes.
+    /// From a dump of `objects` objects in `heap` that grew RSS by `growth` bytes (counted
+    /// from the lower of the RSS before it and after its trim: where the next one starts).
     pub fn from_dump(growth: u64, objects: u64, heap: Heap) -> Learned {
         let rest = growth.saturating_sub(heap.index_bytes()) as f64;
         Learned {
             per_object: (rest / objects.max(1) as f64).max(MIN_BYTES_PER_OBJECT),
-            per_heap_byte: (rest + id_map_bytes(objects) as f64) / heap.used.max(1) as f64,
-            id_map_objects: objects,
-        }
-    }
-
-    /// From a dump stopped halfway by the live guard, whose estimate `needed` includes the id
-    /// map it was building: the next prediction counts the whole map again (the safe side).
-    pub fn from_stopped_dump(needed: u64, objects: u64, heap: Heap) -> Learned {
-        Learned {
-            id_map_objects: 0,
-            ..Learned::from_dump(needed, objects, heap)
-        }
-    }
-
-    /// For a dump that builds the id map again: after `releaseObjectIds()`, or in another
-    /// isolate (a worker's).
-    pub fn without_id_map(self) -> Learned {
-        Learned {
-            id_map_objects: 0,
-            ..self
+            per_heap_byte: rest / heap.used.max(1) as f64,
         }
     }
 }
@@ -255,11 +190,7 @@ pub fn worst_case(heap: Heap) -> u64 {
 /// add the index names, which depend on the longest array, not on the object count.
 pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>) -> u64 {
     match learned {
-        Some(l) => {
-            (objects as f64 * l.per_object * HISTORY_SLACK) as u64
-                + id_map_bytes(objects).saturating_sub(id_map_bytes(l.id_map_objects))
-                + heap.index_bytes()
-        }
+        Some(l) => (objects as f64 * l.per_object * HISTORY_SLACK) as u64 + heap.index_bytes(),
         None => {
             let by_count = (objects as f64 * heap.default_bytes_per_object()
                 + heap.used as f64 * DEFAULT_PER_HEAP_BYTE) as u64
@@ -635,87 +566,12 @@ mod tests {
         let learned = Learned {
             per_object: 300.0,
             per_heap_byte: 7.0,
-            id_map_objects: 1_443_582,
         };
         let again = predict(1_443_582, service, Some(learned));
         assert!(again > 1_154 << 20 && again < 1_400 << 20, "{again}");
         assert!(fits(worst_case(heap(10)), &h));
         assert!(!fits(worst_case(service), &h));
         assert_eq!(margin(100), 64 << 20);
-    }
-
-    #[test]
-    fn the_id_map_follows_v8s_power_of_two_steps() {
-        // What `releaseObjectIds()` freed after one dump (bench/memory-release-results.jsonl,
-        // 200 MB heaps): the model is above it, by at most a quarter.
-        for (objects, freed) in [
-            (3_524_226u64, 296_296_448u64), // small objects, Node 20
-            (3_354_306, 181_215_232),       // Maps/Sets, Node 20: just below a table step
-            (3_376_190, 282_378_240),       // Maps/Sets, Node 26: just above it
-            (5_069_758, 323_031_040),       // closures, Node 26
-        ] {
-            let model = id_map_bytes(objects);
-            assert!(
-                model >= freed && model <= freed / 4 * 5,
-                "{objects}: {model} vs {freed}"
-            );
-        }
-        // The table doubles once its entries and a quarter more reach its size: 3,355,444
-        // entries in 4 Mi slots.
-        assert_eq!(id_map_bytes(3_355_443), id_map_bytes(3_355_442));
-        assert_eq!(id_map_bytes(3_355_444) - id_map_bytes(3_355_443), 24 << 22);
-    }
-
-    #[test]
-    fn a_dump_is_learned_from_where_the_next_one_starts() {
-        let (before, peak, objects) = (300u64 << 20, 1_000u64 << 20, 3_354_306u64);
-        let id_map = id_map_bytes(objects);
-        // The first dump of the process built the id map (173 of the model's 192 MiB): the
-        // next dump starts above it and does not build it again.
-        let after = before + (173 << 20);
-        assert_eq!(
-            growth_to_learn(before, peak, Some(after), objects),
-            before + peak - after
-        );
-        // The process allocated 500 MiB meanwhile: not the dump's, at most the id map is.
-        let after = before + (500 << 20) + (173 << 20);
-        assert_eq!(
-            growth_to_learn(before, peak, Some(after), objects),
-            peak - id_map
-        );
-        // The trim also gave back memory that was free before the dump but counted in RSS.
-        let after = before - (50 << 20);
-        assert_eq!(
-            growth_to_learn(before, peak, Some(after), objects),
-            peak + (50 << 20)
-        );
-        // No reading after the dump: from the RSS before it.
-        assert_eq!(growth_to_learn(before, peak, None, objects), peak);
-    }
-
-    #[test]
-    fn history_adds_what_the_id_map_grows_by() {
-        let h = heap(200);
-        let learned = Learned::from_dump(800 << 20, 3_000_000, h);
-        let same = predict(3_000_000, h, Some(learned));
-        assert_eq!(
-            same,
-            (3_000_000.0 * learned.per_object * HISTORY_SLACK) as u64 + h.index_bytes()
-        );
-        // 400 k more objects cross a power of two of both the vector and the table.
-        let grown = predict(3_400_000, h, Some(learned));
-        let by_count = (3_400_000.0 * learned.per_object * HISTORY_SLACK) as u64 + h.index_bytes();
-        assert_eq!(
-            grown - by_count,
-            id_map_bytes(3_400_000) - id_map_bytes(3_000_000)
-        );
-        assert_eq!(grown - by_count, 24 << 22);
-        // The ids were released (or the dump runs in another isolate): the whole map again.
-        let again = predict(3_000_000, h, Some(learned.without_id_map()));
-        assert_eq!(again - same, id_map_bytes(3_000_000) - id_map_bytes(0));
-        // A dump stopped halfway leaves a map of unknown size: counted again too.
-        let stopped = Learned::from_stopped_dump(800 << 20, 3_000_000, h);
-        assert_eq!(predict(3_000_000, h, Some(stopped)), again);
     }
 
     #[test]
