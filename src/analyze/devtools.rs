@@ -120,14 +120,17 @@ impl Classes {
                 (owners, distance)
             })
         };
+        // The owners' memory then holds the classes (written before: no page faults).
+        let mut spare = Vec::new();
         if let Some(owners) = owners {
             apply_shallow_sizes(g, &owners);
+            spare = owners;
         }
         mark("devtools: shallow sizes, distances");
         let g: &Graph = g;
         std::thread::scope(|scope| {
             let beside = scope.spawn(move || alongside(g));
-            let (of, info) = calculate_object_names(g, &detached);
+            let (of, info) = calculate_object_names(g, &detached, spare);
             mark("devtools: object names");
             let mut classes = Classes {
                 of,
@@ -471,7 +474,12 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
 /// native nodes their name (`<div>` for `<div id="a">`). Classes are told apart as DevTools'
 /// class indices tell them apart: a name already in the snapshot's strings is its string index,
 /// names DevTools adds are one class per text.
-fn calculate_object_names(g: &Graph, detached: &BitSet) -> (Vec<u32>, Vec<ClassInfo>) {
+/// `spare`: memory for the class column, when large enough.
+fn calculate_object_names(
+    g: &Graph,
+    detached: &BitSet,
+    spare: Vec<u32>,
+) -> (Vec<u32>, Vec<ClassInfo>) {
     let n = g.node_count();
     let mut info: Vec<ClassInfo> = Vec::new();
     let mut added: HashMap<String, u32> = HashMap::new();
@@ -493,7 +501,9 @@ fn calculate_object_names(g: &Graph, detached: &BitSet) -> (Vec<u32>, Vec<ClassI
         added.insert(name, c);
         c
     };
-    let mut of = Vec::with_capacity(n);
+    let mut of = spare;
+    of.clear();
+    of.reserve(n);
     for i in 0..n {
         let t = g.ntype[i];
         let c = if t == g.nk.object || t == g.nk.native {

@@ -115,8 +115,9 @@ impl Dominators {
 
 /// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
 /// `w + 1`, as [`reverse_retaining`] takes them). The nodes are split in two halves by edge
-/// count, one on each core (the second half's counts are added to the first's).
-fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>) {
+/// count, one on each core (the second half's counts are added to the first's; their array
+/// is returned too, for [`reuse`]).
+fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>, Vec<u32>) {
     let n = g.node_count();
     let edges = g.eto.len();
     // Edges from `nodes` marked in words from the word of their first edge on; counts added
@@ -158,7 +159,6 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
     for (r, c) in retainers.iter_mut().zip(&second_counts) {
         *r += c;
     }
-    drop(second_counts);
     // The word holding the split is in both halves.
     let mut second = second.into_iter();
     if !g.first_edge[split].is_multiple_of(64) {
@@ -167,19 +167,25 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
         }
     }
     words.extend(second);
-    (BitSet::from_words(words), retainers)
+    (BitSet::from_words(words), retainers, second_counts)
 }
 
 /// The retaining edges reversed, by node ordinal: the retainers of node `w` are
 /// `src[first[w]..first[w + 1]]` (node ordinals). `first` comes in holding node `w`'s count
-/// of retainers at `w + 1` and is turned into the offsets in place.
-fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
+/// of retainers at `w + 1` and is turned into the offsets in place. `src` is built in `spare`
+/// when it is large enough (see [`reuse`]).
+fn reverse_retaining(
+    g: &Graph,
+    ess: &BitSet,
+    mut first: Vec<u32>,
+    spare: Vec<u32>,
+) -> (Vec<u32>, Vec<u32>) {
     let n = g.node_count();
     // `first[w + 1]` is the end of w's list; filled from the end down, it ends at the start.
     for w in 0..n {
         first[w + 1] += first[w];
     }
-    let mut src = bigvec::filled(first[n] as usize, 0u32);
+    let mut src = reuse(spare, first[n] as usize);
     for v in 0..n {
         // One node ahead: the loop over a node's edges is too short to wait for its own.
         if v + 1 < n {
@@ -197,6 +203,24 @@ fn reverse_retaining(g: &Graph, ess: &BitSet, mut first: Vec<u32>) -> (Vec<u32>,
     first.copy_within(1.., 0);
     first[n] = src.len() as u32;
     (first, src)
+}
+
+/// `n` zeros in `spare`'s memory when it has room for them, else in a new array. Memory the
+/// process has written before costs no page faults: on the machines measured the kernel fills
+/// fresh pages at 1.5–2 GB/s, five times slower than a write to pages already there, and a
+/// summary of a 300 MB snapshot spent ~150 ms of its main thread in such faults.
+fn reuse(spare: Vec<u32>, n: usize) -> Vec<u32> {
+    reuse_filled(spare, n, 0)
+}
+
+/// [`reuse`] with `n` copies of `value`.
+fn reuse_filled(mut spare: Vec<u32>, n: usize, value: u32) -> Vec<u32> {
+    if spare.capacity() < n {
+        return bigvec::filled(n, value);
+    }
+    spare.clear();
+    spare.resize(n, value);
+    spare
 }
 
 /// Depth-first numbering over the retaining edges from `start` (unless numbered already).
@@ -273,13 +297,17 @@ pub fn compute_from(
     drop_edges: bool,
 ) -> Dominators {
     let n = g.node_count();
+    // The edge names' column becomes the reverse graph's (as large as the retaining edges),
+    // the node names' the depth-first numbers.
+    let (mut spare, mut spare_names) = (Vec::new(), Vec::new());
     if drop_edges {
         // The retaining edges need neither the edge names nor the node names and strings
         // (only the page-owned marking reads names, of the root's children).
-        g.ename = Vec::new();
+        spare = std::mem::take(&mut g.ename);
+        spare_names = std::mem::take(&mut g.name);
         g.drop_names();
     }
-    let (ess, retainers) = essential_edges(g, &page, devtools_rules);
+    let (ess, retainers, spare_counts) = essential_edges(g, &page, devtools_rules);
     drop(page);
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
@@ -290,16 +318,16 @@ pub fn compute_from(
 
     // Two passes over the edges, one on each core: the depth-first numbering from the root,
     // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).
-    let mut pre = bigvec::filled(n, NONE);
+    let mut pre = reuse_filled(spare_names, n, NONE);
     let mut vertex: Vec<u32> = bigvec::with_capacity(n);
-    let mut parent = bigvec::filled(n, 0u32);
+    let mut parent = reuse(spare_counts, n);
     // DFS numbers from here on are the leftover nodes of case 4 (DevTools' rules only).
     let mut leftover = n;
     let (rev_first, rev_src) = {
         let g: &Graph = g;
         let ess = &ess;
         std::thread::scope(|scope| {
-            let reverse = scope.spawn(move || reverse_retaining(g, ess, retainers));
+            let reverse = scope.spawn(move || reverse_retaining(g, ess, retainers, spare));
             dfs(g, ess, 0, &mut pre, &mut vertex, &mut parent);
             reverse
                 .join()
@@ -333,7 +361,10 @@ pub fn compute_from(
     }
     debug_assert_eq!(vertex.len(), n);
     drop(ess);
+    // The edge targets' column becomes the renumbered reverse graph's.
+    let mut spare = Vec::new();
     if drop_edges {
+        spare = std::mem::take(&mut g.eto);
         g.drop_edges();
     }
     mark("dom: dfs, reverse edges");
@@ -357,7 +388,7 @@ pub fn compute_from(
             total += list_of(node).len() as u32;
         }
         first.push(total);
-        let mut src = bigvec::filled(total as usize, 0u32);
+        let mut src = reuse(spare, total as usize);
         // Two halves by retainer count, one on each core, each writing its own part of `src`.
         let copy = |numbers: std::ops::Range<usize>, out: &mut [u32]| {
             let mut out = out.iter_mut();
@@ -386,8 +417,9 @@ pub fn compute_from(
         });
         (first, src)
     };
-    drop(pre);
-    // The lists by node ordinal, the node-to-number map and the edges were freed just now;
+    // The node-to-number map's memory becomes the immediate dominators by node.
+    let spare_pre = pre;
+    // The lists by node ordinal and the edges were freed just now;
     // glibc keeps such memory in its heap when it came from there: give it back to the OS
     // before the semi-dominator pass allocates its own (else it counts twice in the peak RSS).
     crate::sys::os::malloc_trim();
@@ -454,7 +486,8 @@ pub fn compute_from(
         sd[w].semi = s;
         sd[w].ancestor = parent[w];
     }
-    drop((rev_first, rev_src));
+    // The retainer lists' memory becomes the dominator tree's children.
+    let spare_lists = (rev_first, rev_src);
     mark("dom: semi-dominators");
     // Immediate dominators: the nearest common ancestor of the parent and the semi-dominator.
     let mut idom = parent;
@@ -483,7 +516,7 @@ pub fn compute_from(
         retained[dom] += retained[child];
     }
     // Back to node ordinals.
-    let mut idom_node = bigvec::filled(n, 0u32);
+    let mut idom_node = reuse(spare_pre, n);
     for w in 1..n {
         if w + 16 < n {
             prefetch(&vertex, idom[w + 16] as usize);
@@ -495,7 +528,8 @@ pub fn compute_from(
     mark("dom: idom, retained sizes");
 
     // Dominator-tree children, as one packed list.
-    let mut child_first = bigvec::filled(n + 1, 0u32);
+    let (spare_first, spare_src) = spare_lists;
+    let mut child_first = reuse(spare_first, n + 1);
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
         if let Some(&ahead) = idom_node.get(i + 16) {
             prefetch(&child_first, ahead as usize + 1);
@@ -506,7 +540,7 @@ pub fn compute_from(
         child_first[i + 1] += child_first[i];
     }
     let mut fill = child_first.clone();
-    let mut children = bigvec::filled(n.saturating_sub(1), 0u32);
+    let mut children = reuse(spare_src, n.saturating_sub(1));
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
         if let Some(&ahead) = idom_node.get(i + 16) {
             prefetch(&fill, ahead as usize);

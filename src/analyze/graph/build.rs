@@ -368,6 +368,23 @@ impl Builder {
             .push((ordinal as u32, c(loc.0), c(loc.1), c(loc.2)));
     }
 
+    /// Room for the strings of a `strings` array of at most `bytes` bytes, taken ahead so that
+    /// the text and the table do not grow (and get copied) string by string. Only address
+    /// space until written: what is not used never becomes resident. Only a hint: when the
+    /// address space cannot be had (a header claiming billions of nodes, an `RLIMIT_AS`), the
+    /// arrays grow as they are filled, as without it.
+    pub fn reserve_strings(&mut self, bytes: u64) {
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        // Each string takes at least three bytes of the array (`"",`).
+        let strings = (bytes / 3).min(self.g.header.string_bound() as usize);
+        if self.g.arena.try_reserve(bytes).is_err()
+            || self.g.string_at.try_reserve(strings).is_err()
+        {
+            self.g.arena.shrink_to_fit();
+            self.g.string_at.shrink_to_fit();
+        }
+    }
+
     /// Whether string `s` is to be kept, or at least looked at (internal edge names, for the
     /// WeakMap special case).
     pub fn string_wanted(&self, s: u32) -> bool {

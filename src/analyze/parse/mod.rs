@@ -206,6 +206,7 @@ impl Parser<'_> {
                         }
                         _ => self.skip_value()?,
                     }
+                    mark("read: locations");
                 }
                 _ => self.skip_value()?,
             }
@@ -509,6 +510,11 @@ impl Parser<'_> {
         self.expect(b'[')?;
         let mut index: u32 = 0;
         let mut scratch = Vec::new();
+        if !self.source.gzip {
+            // The array is at most the rest of the file.
+            let at = self.consumed + self.pos as u64;
+            g.reserve_strings(self.source.file_size.saturating_sub(at));
+        }
         if self.peek_token()? == b']' {
             self.pos += 1;
             return Ok(());
