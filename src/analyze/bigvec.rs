@@ -32,6 +32,20 @@ pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// `n` copies of `value` in `spare`'s memory when it has room for them, else in a new array
+/// ([`filled`]). Memory the process has written before costs no page faults: on the machines
+/// measured the kernel fills fresh pages at 1.5–2 GB/s, five times slower than a write to pages
+/// already there, and a summary of a 300 MB snapshot spent ~150 ms of its main thread in such
+/// faults.
+pub fn filled_in<T: Clone>(mut spare: Vec<T>, n: usize, value: T) -> Vec<T> {
+    if spare.capacity() < n {
+        return filled(n, value);
+    }
+    spare.clear();
+    spare.resize(n, value);
+    spare
+}
+
 /// The pages of arrays about to be filled, faulted in on a thread of its own (the kernel
 /// allocates and zeroes them there, `sys::os::populate_write`) while the caller fills them,
 /// so that the first write to each page does not stop the filling thread. The contents are

@@ -116,7 +116,7 @@ impl Dominators {
 /// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
 /// `w + 1`, as [`reverse_retaining`] takes them). The nodes are split in two halves by edge
 /// count, one on each core (the second half's counts are added to the first's; their array
-/// is returned too, for [`reuse`]).
+/// is returned too, for [`bigvec::filled_in`]).
 fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>, Vec<u32>) {
     let n = g.node_count();
     let edges = g.eto.len();
@@ -173,7 +173,7 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
 /// The retaining edges reversed, by node ordinal: the retainers of node `w` are
 /// `src[first[w]..first[w + 1]]` (node ordinals). `first` comes in holding node `w`'s count
 /// of retainers at `w + 1` and is turned into the offsets in place. `src` is built in `spare`
-/// when it is large enough (see [`reuse`]).
+/// when it is large enough (see [`bigvec::filled_in`]).
 fn reverse_retaining(
     g: &Graph,
     ess: &BitSet,
@@ -185,7 +185,7 @@ fn reverse_retaining(
     for w in 0..n {
         first[w + 1] += first[w];
     }
-    let mut src = reuse(spare, first[n] as usize);
+    let mut src = bigvec::filled_in(spare, first[n] as usize, 0u32);
     for v in 0..n {
         // One node ahead: the loop over a node's edges is too short to wait for its own.
         if v + 1 < n {
@@ -203,24 +203,6 @@ fn reverse_retaining(
     first.copy_within(1.., 0);
     first[n] = src.len() as u32;
     (first, src)
-}
-
-/// `n` zeros in `spare`'s memory when it has room for them, else in a new array. Memory the
-/// process has written before costs no page faults: on the machines measured the kernel fills
-/// fresh pages at 1.5–2 GB/s, five times slower than a write to pages already there, and a
-/// summary of a 300 MB snapshot spent ~150 ms of its main thread in such faults.
-fn reuse(spare: Vec<u32>, n: usize) -> Vec<u32> {
-    reuse_filled(spare, n, 0)
-}
-
-/// [`reuse`] with `n` copies of `value`.
-fn reuse_filled(mut spare: Vec<u32>, n: usize, value: u32) -> Vec<u32> {
-    if spare.capacity() < n {
-        return bigvec::filled(n, value);
-    }
-    spare.clear();
-    spare.resize(n, value);
-    spare
 }
 
 /// Depth-first numbering over the retaining edges from `start` (unless numbered already).
@@ -318,9 +300,9 @@ pub fn compute_from(
 
     // Two passes over the edges, one on each core: the depth-first numbering from the root,
     // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).
-    let mut pre = reuse_filled(spare_names, n, NONE);
+    let mut pre = bigvec::filled_in(spare_names, n, NONE);
     let mut vertex: Vec<u32> = bigvec::with_capacity(n);
-    let mut parent = reuse(spare_counts, n);
+    let mut parent = bigvec::filled_in(spare_counts, n, 0u32);
     // DFS numbers from here on are the leftover nodes of case 4 (DevTools' rules only).
     let mut leftover = n;
     let (rev_first, rev_src) = {
@@ -388,7 +370,7 @@ pub fn compute_from(
             total += list_of(node).len() as u32;
         }
         first.push(total);
-        let mut src = reuse(spare, total as usize);
+        let mut src = bigvec::filled_in(spare, total as usize, 0u32);
         // Two halves by retainer count, one on each core, each writing its own part of `src`.
         let copy = |numbers: std::ops::Range<usize>, out: &mut [u32]| {
             let mut out = out.iter_mut();
@@ -516,7 +498,7 @@ pub fn compute_from(
         retained[dom] += retained[child];
     }
     // Back to node ordinals.
-    let mut idom_node = reuse(spare_pre, n);
+    let mut idom_node = bigvec::filled_in(spare_pre, n, 0u32);
     for w in 1..n {
         if w + 16 < n {
             prefetch(&vertex, idom[w + 16] as usize);
@@ -529,7 +511,7 @@ pub fn compute_from(
 
     // Dominator-tree children, as one packed list.
     let (spare_first, spare_src) = spare_lists;
-    let mut child_first = reuse(spare_first, n + 1);
+    let mut child_first = bigvec::filled_in(spare_first, n + 1, 0u32);
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
         if let Some(&ahead) = idom_node.get(i + 16) {
             prefetch(&child_first, ahead as usize + 1);
@@ -540,7 +522,7 @@ pub fn compute_from(
         child_first[i + 1] += child_first[i];
     }
     let mut fill = child_first.clone();
-    let mut children = reuse(spare_src, n.saturating_sub(1));
+    let mut children = bigvec::filled_in(spare_src, n.saturating_sub(1), 0u32);
     for (i, &d) in idom_node.iter().enumerate().skip(1) {
         if let Some(&ahead) = idom_node.get(i + 16) {
             prefetch(&fill, ahead as usize);
