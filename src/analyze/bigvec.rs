@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crate::sys::os::{advise_huge_pages, populate_write, Pages};
+use crate::sys::os::{advise_huge_pages, idle_priority, populate_write, Pages};
 
 const HUGE_MIN_BYTES: usize = 8 << 20;
 
@@ -70,6 +70,7 @@ impl Prefault {
         let thread = thread::Builder::new()
             .name("heapsnap-prefault".into())
             .spawn(move || {
+                idle_priority();
                 for slice in pages.into_iter().flat_map(|p| p.slices(SLICE)) {
                     if stopped.load(Ordering::Relaxed) {
                         return;

@@ -1,6 +1,7 @@
 //! The bytes of a snapshot file, plain or gzip (told apart by content, not by name), read and
 //! inflated on a thread of their own so that decompression overlaps parsing. The parser sees
-//! a stream of 1 MiB chunks; no more than `DEPTH` of them are in memory at once.
+//! a stream of 256 KiB chunks; no more than `DEPTH` of them are in flight at once, so that the
+//! chunks being filled and read stay in the CPU's caches instead of making a trip to memory.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -15,11 +16,11 @@ use flate2::read::MultiGzDecoder;
 use crate::core::error::SnapError;
 
 #[cfg(not(test))]
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 18;
 /// Tiny chunks under test, so that every token of the test files crosses a chunk boundary.
 #[cfg(test)]
 const CHUNK: usize = 7;
-const DEPTH: usize = 8;
+const DEPTH: usize = 4;
 
 /// Error code for a file that is not a well-formed heap snapshot (or not well-formed gzip).
 pub const ERR_BAD_SNAPSHOT: &str = "ERR_HEAPSNAP_BAD_SNAPSHOT";

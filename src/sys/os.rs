@@ -158,6 +158,22 @@ pub fn populate_write(pages: Pages) {
 #[cfg(not(target_os = "linux"))]
 pub fn populate_write(_pages: Pages) {}
 
+/// Lowers the calling thread's scheduling priority to the lowest (`SCHED_IDLE`): it then runs
+/// only on a core nothing else of the machine wants, so work done ahead (faulting pages in)
+/// never takes a core from the threads the result waits for. Best effort: nothing on error or
+/// on other systems.
+#[cfg(target_os = "linux")]
+pub fn idle_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid, initialized sched_param that outlives the call; pid 0 is the
+    // calling thread (Linux schedules threads), and SCHED_IDLE with priority 0 needs no
+    // privilege. The call changes only how this thread is scheduled.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn idle_priority() {}
+
 /// A hint that `slice[i]` will be read soon: the CPU starts loading its cache line without
 /// waiting (`prefetcht0`), so that a loop reading an array at random, at addresses it knows a
 /// few steps ahead, overlaps the memory latency of those reads. Out of range does nothing.

@@ -403,6 +403,9 @@ impl Parser<'_> {
             let buf = &self.buf[self.pos..];
             let mut i = 0;
             let mut stop: Option<Stop<E>> = None;
+            // A window's numbers (at most one ends at every second byte); only those just
+            // written are read, so it is zeroed once, not for every window.
+            let mut values = [0u64; WINDOW / 2];
             while i < buf.len() {
                 if digits == 0 {
                     // 64 bytes at a time while 80 can be looked at: every number that ends
@@ -411,8 +414,6 @@ impl Parser<'_> {
                         let Some(window) = Window::at(&buf[i..i + WINDOW]) else {
                             break;
                         };
-                        // At most one number ends at every second byte.
-                        let mut values = [0u64; WINDOW / 2];
                         let (mut n, mut used) = (0, 0);
                         for (start, len) in window {
                             if len > 15 {
