@@ -10,7 +10,8 @@
 // slow or stuck test shows in the log. A version whose run passes HEAPSNAP_MATRIX_MINUTES
 // (default 20) is killed with every process it started and reported as a failure. Processes a
 // test left behind are listed and killed. Exit status: non-zero if any version fails. Prints
-// a table at the end.
+// a table at the end. The DevTools agreement counts (`N of N Summary rows equal`) are printed
+// under their test.
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -89,6 +90,8 @@ function runSuite(bin, version) {
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line)
       if (/^(not )?ok \d+/.test(line)) console.log(`${secs()}  ${line}`)
+      // The DevTools oracle's agreement counts (devtools.test.js), for each version's record.
+      else if (/^\s*# .* rows equal$/.test(line)) console.log(`${secs()}    ${line.trim()}`)
     })
     child.stderr.on('data', (d) => (stderr += d))
     let timedOut = false
