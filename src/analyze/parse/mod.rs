@@ -18,16 +18,17 @@ use serde_json::Value;
 use super::bar::Bar;
 use super::graph::{Builder, Graph, LoadOptions};
 use super::prof::mark;
-use super::source::{Source, ERR_BAD_SNAPSHOT};
+use super::source::{Chunk, Numbers, Source, ERR_BAD_SNAPSHOT};
 use crate::core::error::SnapError;
 use meta::Meta;
 
 /// Reads a snapshot file into a [`Graph`].
 pub fn load(path: &Path, opts: LoadOptions, bar: &Bar) -> Result<Graph, SnapError> {
-    let source = Source::open(path)?;
+    let source = Source::open_with(path, Some(predecode))?;
     bar.set_source(source.read.clone(), source.file_size);
     let mut p = Parser {
         buf: Vec::new(),
+        numbers: None,
         pos: 0,
         consumed: 0,
         source: &source,
@@ -56,6 +57,8 @@ enum Stop<E> {
 
 struct Parser<'a> {
     buf: Vec<u8>,
+    /// `buf`'s numbers, when the reading thread decoded them ahead.
+    numbers: Option<Numbers>,
     pos: usize,
     /// Bytes of the inflated stream before `buf`.
     consumed: u64,
@@ -95,8 +98,13 @@ impl Parser<'_> {
             return Ok(true);
         }
         self.consumed += self.buf.len() as u64;
-        let old = std::mem::take(&mut self.buf);
-        self.buf = self.source.next_chunk(old)?;
+        let old = Chunk {
+            bytes: std::mem::take(&mut self.buf),
+            numbers: self.numbers.take(),
+        };
+        let next = self.source.next(old)?;
+        self.buf = next.bytes;
+        self.numbers = next.numbers;
         self.pos = 0;
         Ok(!self.buf.is_empty())
     }
@@ -303,6 +311,7 @@ impl Parser<'_> {
             };
             let helper = Parser {
                 buf: std::mem::take(&mut self.buf),
+                numbers: self.numbers.take(),
                 pos: self.pos,
                 consumed: self.consumed,
                 source: self.source,
@@ -326,6 +335,7 @@ impl Parser<'_> {
             let (helper, result) =
                 joined.unwrap_or_else(|| unreachable!("the helper was handed the stream"));
             self.buf = helper.buf;
+            self.numbers = helper.numbers;
             self.pos = helper.pos;
             self.consumed = helper.consumed;
             match failed {
@@ -399,6 +409,31 @@ impl Parser<'_> {
         loop {
             if !self.fill()? {
                 return Err(self.bad("the file ends inside an array (truncated)"));
+            }
+            if self.pos == 0 {
+                if let Some(pre) = self.numbers.take() {
+                    // Decoded ahead: the digits that end the number begun before, then the
+                    // chunk's numbers; its last digits go the usual way below.
+                    for (k, &b) in self.buf[..pre.head].iter().enumerate() {
+                        if digits == 19 {
+                            self.pos = k;
+                            return Err(self.bad("number too large"));
+                        }
+                        acc = acc * 10 + u64::from(b - b'0');
+                        digits += 1;
+                    }
+                    let mut handed = if digits > 0 { sink(&[acc]) } else { Ok(()) };
+                    (acc, digits) = (0, 0);
+                    if handed.is_ok() {
+                        handed = sink(&pre.values);
+                    }
+                    self.pos = pre.tail;
+                    self.numbers = Some(pre);
+                    if let Err(e) = handed {
+                        return Ok(Err(e));
+                    }
+                    continue;
+                }
             }
             let buf = &self.buf[self.pos..];
             let mut i = 0;
@@ -713,6 +748,64 @@ impl Parser<'_> {
     }
 }
 
+/// The [`super::source::Predecode`] of V8's integer arrays, run on the reading thread: the
+/// numbers between a chunk's first and last delimiter, decoded as [`Parser::decode`] decodes
+/// them (64-byte windows, then byte by byte), when the chunk holds nothing but digits, ',' and
+/// '\n'. Anything else (a string, a space, a number of 20 digits) is left to the parser.
+fn predecode(b: &[u8], out: &mut Vec<u64>) -> Option<(usize, usize)> {
+    out.clear();
+    let head = b.iter().position(|c| !c.is_ascii_digit())?;
+    if !matches!(b[head], b',' | b'\n') {
+        return None;
+    }
+    let (mut i, mut tail) = (head + 1, head + 1);
+    let (mut acc, mut digits) = (0u64, 0u32);
+    let mut values = [0u64; WINDOW / 2];
+    while i < b.len() {
+        if digits == 0 {
+            while i + WINDOW + 16 <= b.len() {
+                let window = Window::at(&b[i..i + WINDOW])?;
+                let (mut n, mut used) = (0, 0);
+                for (start, len) in window {
+                    if len > 15 {
+                        break;
+                    }
+                    let at = i + start;
+                    used = start + len + 1;
+                    values[n] = number_of(&b[at..at + 16], len);
+                    n += 1;
+                }
+                out.extend_from_slice(&values[..n]);
+                if used == 0 {
+                    break;
+                }
+                i += used;
+                tail = i;
+            }
+        }
+        let c = b[i];
+        i += 1;
+        match c {
+            b'0'..=b'9' => {
+                if digits == 19 {
+                    return None;
+                }
+                acc = acc * 10 + u64::from(c - b'0');
+                digits += 1;
+            }
+            b',' | b'\n' => {
+                if digits > 0 {
+                    out.push(acc);
+                    (acc, digits) = (0, 0);
+                }
+                tail = i;
+            }
+            _ => return None,
+        }
+    }
+    Some((head, tail))
+}
+
 /// The run of leading ASCII digits in the 8 bytes `w` (little endian), 0 to 8.
 #[inline(always)]
 fn digit_run(w: u64) -> usize {
@@ -921,7 +1014,7 @@ pub fn decode_json_string(raw: &[u8]) -> Result<Cow<'_, str>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_json_string;
+    use super::{decode_json_string, predecode};
 
     #[test]
     fn reads_numbers_eight_bytes_at_a_time() {
@@ -977,6 +1070,70 @@ mod tests {
             assert_eq!(word_masks(&bytes), want, "{bytes:?}");
             #[cfg(target_arch = "x86_64")]
             assert_eq!(crate::sys::os::digit_masks(&bytes), want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn predecoding_a_chunk_agrees_with_its_digits() {
+        // V8's layout (",\n" between rows), numbers of 1 to 15 digits, long enough for windows.
+        let mut text = String::new();
+        let mut x: u64 = 7;
+        for row in 0..400 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = 1 + (x >> 60) as u32 % 15;
+            let v = (x >> 4) % 10u64.pow(len);
+            text.push_str(&v.to_string());
+            text.push_str(if row % 3 == 2 { "\n," } else { "," });
+        }
+        let all: Vec<u64> = text
+            .split([',', '\n'])
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        for (from, to) in [
+            (0, bytes.len()),
+            (1, bytes.len() - 1),
+            (3, 500),
+            (5, 97),
+            (2, 3),
+        ] {
+            let piece = &bytes[from..to];
+            let Some((head, tail)) = predecode(piece, &mut out) else {
+                assert!(!piece.iter().any(|c| !c.is_ascii_digit()), "{from}..{to}");
+                continue;
+            };
+            // The head's digits, the values and the tail's digits are the piece's numbers.
+            let whole = |t: &[u8]| -> Vec<u64> {
+                std::str::from_utf8(t)
+                    .unwrap()
+                    .split([',', '\n'])
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.parse().unwrap())
+                    .collect()
+            };
+            assert_eq!(out, whole(&piece[head..tail]), "{from}..{to}");
+            assert!(piece[..head].iter().all(u8::is_ascii_digit));
+            assert!(piece[tail..].iter().all(u8::is_ascii_digit));
+            assert!(matches!(piece[tail - 1], b',' | b'\n'));
+        }
+        assert_eq!(
+            predecode(bytes, &mut out),
+            Some((bytes.iter().position(|&c| c == b',').unwrap(), bytes.len()))
+        );
+        assert_eq!(out, all[1..]);
+        // Anything but digits and the two delimiters is the parser's.
+        for bad in [
+            "1,2, 3,4",
+            "1,2]",
+            "12\"a\",3",
+            "1,12345678901234567890,2",
+            "123",
+        ] {
+            assert_eq!(predecode(bad.as_bytes(), &mut out), None, "{bad}");
         }
     }
 
