@@ -307,6 +307,13 @@ export interface DuplicatedString {
  */
 export declare function estimateDump(count: boolean): DumpEstimate
 
+/**
+ * Marks this thread's V8 object-id map as not known any more: an inspector session ended
+ * (V8 clears the ids when a session's heap profiler agent is disabled), so the next dump
+ * may have to build the whole map again.
+ */
+export declare function forgetObjectIds(): void
+
 /** A size as every line of this project prints it (`114.8 MiB`). */
 export declare function formatBytes(bytes: number): string
 
@@ -381,6 +388,8 @@ export interface ModelDump {
   growth: number
   objects: number
   heap: ModelHeap
+  /** Entries of V8's object-id map when that dump began (absent: none, it built the map). */
+  idMapBefore?: number
 }
 
 /** What the memory model reads of the heap before a dump (for bench/memory.js). */
@@ -457,6 +466,12 @@ export interface NativeSymbol {
   resolved?: string
 }
 
+/**
+ * Notes that something else takes a snapshot on this thread (Node's own API, an inspector
+ * session): V8's id map gets entries the memory model does not count.
+ */
+export declare function objectIdsUsedElsewhere(): void
+
 /** Removes this isolate's near-heap-limit dump; `false` if none was installed. */
 export declare function offNearHeapLimit(): boolean
 
@@ -473,7 +488,7 @@ export interface PathStep {
 /**
  * The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
  * peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
- * `previous` (or none).
+ * `previous` (or none), the id map as that dump left it.
  */
 export declare function predictDumpPeak(objects: number, heap: ModelHeap, previous?: ModelDump | undefined | null): number
 

@@ -95,7 +95,7 @@ export interface SnapshotResult {
   objectCount: number | null
   /**
    * The memory model's prediction of the dump's peak RSS growth before V8 allocated the
-   * snapshot (from the object count and this process's previous dump), bytes.
+   * snapshot (from the object count and this thread's previous dump), bytes.
    */
   predictedPeakBytes: number | null
   /** The dump's measured peak RSS growth, bytes (Linux; else `null`). */

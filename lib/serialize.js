@@ -100,8 +100,13 @@ function hook(obj, name, before) {
 /** Installs the hooks once per thread (at load). */
 function installGuards() {
   if (engine !== 'native') return
-  hook(v8, 'writeHeapSnapshot', settle)
-  hook(v8, 'getHeapSnapshot', settle)
+  // Node's own snapshots also add to V8's id map, which the memory check counts.
+  const foreignSnapshot = () => {
+    settle()
+    binding.objectIdsUsedElsewhere()
+  }
+  hook(v8, 'writeHeapSnapshot', foreignSnapshot)
+  hook(v8, 'getHeapSnapshot', foreignSnapshot)
   const proto = inspector.Session?.prototype
   if (proto) hookSessions(proto)
   // ES modules that import these names from node:v8 / node:inspector see the hooked ones too.
@@ -129,11 +134,16 @@ function hookSessions(proto) {
     if (this[connected]) {
       this[connected] = false
       sessions--
+      // V8 clears the object ids when a session's heap profiler agent is disabled: the next
+      // dump's memory check must count the id map it builds again.
+      binding.forgetObjectIds()
     }
   })
   hook(proto, 'post', function (method) {
     if (typeof method !== 'string' || !method.startsWith('HeapProfiler.')) return
     settle()
+    if (method === 'HeapProfiler.disable') binding.forgetObjectIds()
+    if (method === 'HeapProfiler.takeHeapSnapshot') binding.objectIdsUsedElsewhere()
     if (method === 'HeapProfiler.startTrackingHeapObjects' && !tracking.has(this)) {
       tracking.add(this)
       trackingCount++

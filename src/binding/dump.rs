@@ -16,7 +16,7 @@ use super::progress_pair;
 use crate::core::dump::{self, DumpPlan};
 use crate::core::error::Refusal;
 use crate::core::error::SnapError;
-use crate::core::memory::{self, Headroom, Heap, Learned, Live};
+use crate::core::memory::{self, Headroom, Heap, Histories, History, Learned, Live};
 use crate::core::naming;
 use crate::core::progress::Progress;
 use crate::core::sink::{DumpStats, Notify, Outcome, Pending, Sink, SinkSpec, CHUNK_BYTES};
@@ -137,12 +137,13 @@ fn v8_figures() -> (Value, Value) {
     (memory, stats)
 }
 
-/// What this process's previous dump taught. A process's heap shape changes slowly, so this
+/// What each JS thread's previous dump taught. A process's heap shape changes slowly, so this
 /// predicts its next dump well.
-static HISTORY: Mutex<Option<Learned>> = Mutex::new(None);
+static HISTORY: Histories = Histories::new();
 
-fn history() -> Option<Learned> {
-    *lock(&HISTORY)
+/// The calling JS thread's history.
+fn history() -> History {
+    HISTORY.of(std::thread::current().id())
 }
 
 /// The heap as the memory model sees it, read without JavaScript (None where V8's entry
@@ -184,7 +185,7 @@ fn heap_of_figures(figures: Option<&Map<String, Value>>) -> Option<Heap> {
 struct Guard {
     headroom: Headroom,
     heap: Heap,
-    history: Option<Learned>,
+    history: History,
     predicted: Option<u64>,
     refused: Option<Refusal>,
     /// What a dump stopped on its live estimate teaches the next one (the count alone was
@@ -206,7 +207,8 @@ impl Guard {
     /// estimate of the peak, once there is one.
     fn check(&mut self, total: u32, grown: u64, live: Option<u64>) -> bool {
         if self.predicted.is_none() {
-            let predicted = memory::predict(u64::from(total), self.heap, self.history);
+            let h = self.history;
+            let predicted = memory::predict(u64::from(total), self.heap, h.learned, h.id_map);
             self.predicted = Some(predicted);
             if !memory::fits(predicted, &self.headroom) {
                 return self.refuse(predicted);
@@ -217,7 +219,9 @@ impl Guard {
         let needed = grown.max(live.unwrap_or(0));
         if !memory::fits(needed, &self.headroom) {
             if live.is_some_and(|l| l >= grown) {
-                self.learned = Some(Learned::from_dump(needed, u64::from(total), self.heap));
+                let objects = u64::from(total);
+                let known = self.history.known_before(objects);
+                self.learned = Some(Learned::from_dump(needed, objects, self.heap, known));
             }
             return self.refuse(needed);
         }
@@ -337,12 +341,12 @@ fn preflight(
     plan: &DumpPlan,
     native: bool,
     heap: Option<Heap>,
+    hist: History,
 ) -> std::result::Result<Option<Guard>, Refusal> {
     let heap = heap.unwrap_or_default();
     let Some(headroom) = tight(plan, heap) else {
         return Ok(None);
     };
-    let hist = history();
     if native {
         return Ok(Some(Guard {
             headroom,
@@ -354,7 +358,7 @@ fn preflight(
         }));
     }
     // The JS engine cannot be stopped halfway: it needs a history that says it fits.
-    let needed = memory::predict_by_size(heap, hist);
+    let needed = memory::predict_by_size(heap, hist.learned);
     if memory::fits(needed, &headroom) {
         Ok(None)
     } else {
@@ -370,8 +374,18 @@ fn preflight(
 /// otherwise; RSS stayed 5× above its level before the dump) and learn from the dump. The
 /// growth is counted from the lower of the RSS before the dump and the RSS after the trim:
 /// memory freed before the dump but still counted in RSS would otherwise hide part of it.
-fn after_dump(stats: &DumpStats, heap: Option<Heap>, rss_before: u64) {
+/// `owner` is the JS thread that took the dump, `began` its history when the dump began.
+fn after_dump(
+    stats: &DumpStats,
+    heap: Option<Heap>,
+    rss_before: u64,
+    owner: std::thread::ThreadId,
+    began: History,
+) {
     let (peak, objects) = (stats.peak_rss_bytes, stats.object_count);
+    if let Some(n) = objects {
+        HISTORY.map_built(owner, began, n);
+    }
     std::thread::spawn(move || {
         os::malloc_trim();
         let (Some(peak), Some(objects)) = (peak, objects) else {
@@ -380,7 +394,10 @@ fn after_dump(stats: &DumpStats, heap: Option<Heap>, rss_before: u64) {
         let floor = memory::rss_bytes().map_or(rss_before, |r| r.min(rss_before));
         let growth = (rss_before + peak).saturating_sub(floor);
         if let (true, Some(heap)) = (objects > 0 && growth > 0, heap) {
-            *lock(&HISTORY) = Some(Learned::from_dump(growth, objects, heap));
+            HISTORY.learn(
+                owner,
+                Learned::from_dump(growth, objects, heap, began.known_before(objects)),
+            );
         }
     });
 }
@@ -514,7 +531,9 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
             }
             let rss_before = memory::rss_bytes().unwrap_or(0);
             let hwm_before = memory::peak_rss_bytes().unwrap_or(0);
-            let guard = match preflight(&plan, true, heap) {
+            // `conclude` may run on the serializer thread: the history is this thread's.
+            let (owner, began) = (std::thread::current().id(), history());
+            let guard = match preflight(&plan, true, heap, began) {
                 Ok(g) => g,
                 Err(r) => {
                     sink.abort();
@@ -564,7 +583,7 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                         sink.abort();
                         std::thread::spawn(os::malloc_trim);
                         if let Some(l) = guard.as_ref().and_then(|g| g.learned) {
-                            *lock(&HISTORY) = Some(l);
+                            HISTORY.learn(owner, l);
                         }
                         let err = match guard.and_then(|g| g.refused) {
                             Some(r) => SnapError::no_headroom(&path, r),
@@ -578,19 +597,19 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                         return fail(Err(err), wait);
                     }
                 };
-                let hist = history();
                 let stats = DumpStats {
                     generate_ms: Some(report.generate_ms),
                     serialize_ms: Some(report.serialize_ms),
                     object_count: report.node_count,
                     predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
-                        report
-                            .node_count
-                            .map(|n| memory::predict(n, heap.unwrap_or_default(), hist))
+                        report.node_count.map(|n| {
+                            let h = heap.unwrap_or_default();
+                            memory::predict(n, h, began.learned, began.id_map)
+                        })
                     }),
                     peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
                 };
-                after_dump(&stats, heap, rss_before);
+                after_dump(&stats, heap, rss_before, owner, began);
                 sink.set_stats(stats);
                 // Inline: the JS thread was blocked until now. Background: until generation
                 // ended.
@@ -711,7 +730,7 @@ pub fn dump_paths(options: DumpOptions) -> Result<DumpPaths> {
     let path = req.path.clone().unwrap_or_else(|| req.plan.next_path());
     // The JS engine's memory check happens here, before v8.writeHeapSnapshot runs.
     let heap = heap_now().or_else(|| heap_of_figures(req.figures.as_ref()));
-    let refused = preflight(&req.plan, false, heap)
+    let refused = preflight(&req.plan, false, heap, history())
         .err()
         .map(|r| SnapError::no_headroom(&path, r).into());
     Ok(DumpPaths {
@@ -788,9 +807,9 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
             )
         })?;
         object_count = Some(f64::from(total));
-        memory::predict(u64::from(total), heap, hist)
+        memory::predict(u64::from(total), heap, hist.learned, hist.id_map)
     } else {
-        memory::predict_by_size(heap, hist)
+        memory::predict_by_size(heap, hist.learned)
     };
     Ok(DumpEstimate {
         predicted_peak_bytes: predicted as f64,
@@ -834,21 +853,22 @@ pub struct ModelDump {
     pub growth: f64,
     pub objects: f64,
     pub heap: ModelHeap,
+    /// Entries of V8's object-id map when that dump began (absent: none, it built the map).
+    pub id_map_before: Option<f64>,
 }
 
 /// The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
 /// peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
-/// `previous` (or none).
+/// `previous` (or none), the id map as that dump left it.
 #[napi]
 pub fn predict_dump_peak(objects: f64, heap: ModelHeap, previous: Option<ModelDump>) -> f64 {
-    let learned = previous.map(|p| {
-        Learned::from_dump(
-            p.growth.max(0.0) as u64,
-            p.objects.max(0.0) as u64,
-            heap_of(&p.heap),
-        )
+    let count = |x: f64| x.max(0.0) as u64;
+    let learned = previous.as_ref().map(|p| {
+        let before = p.id_map_before.map(count);
+        Learned::from_dump(count(p.growth), count(p.objects), heap_of(&p.heap), before)
     });
-    memory::predict(objects.max(0.0) as u64, heap_of(&heap), learned) as f64
+    let id_map = previous.map(|p| count(p.objects).max(p.id_map_before.map_or(0, count)));
+    memory::predict(count(objects), heap_of(&heap), learned, id_map) as f64
 }
 
 /// The model's cheap bound: what a dump of `heap` can need at most.
@@ -870,6 +890,22 @@ pub fn release_object_ids() -> Result<f64> {
             "heapsnap: V8's object ids cannot be released here (HeapProfiler::ClearObjectIds is missing, or a snapshot is being taken)",
         ));
     }
+    HISTORY.forget_ids(std::thread::current().id());
     os::malloc_trim();
     Ok(before.saturating_sub(memory::rss_bytes().unwrap_or(before)) as f64)
+}
+
+/// Marks this thread's V8 object-id map as not known any more: an inspector session ended
+/// (V8 clears the ids when a session's heap profiler agent is disabled), so the next dump
+/// may have to build the whole map again.
+#[napi]
+pub fn forget_object_ids() {
+    HISTORY.forget_ids(std::thread::current().id());
+}
+
+/// Notes that something else takes a snapshot on this thread (Node's own API, an inspector
+/// session): V8's id map gets entries the memory model does not count.
+#[napi]
+pub fn object_ids_used_elsewhere() {
+    HISTORY.foreign_ids(std::thread::current().id());
 }

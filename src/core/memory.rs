@@ -4,6 +4,8 @@
 //! is known and every dump is allowed.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
 
 /// Where the tightest limit comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,14 +149,53 @@ pub const DEFAULT_BYTES_PER_OBJECT_V8_14: f64 = 800.0;
 pub const DEFAULT_PER_HEAP_BYTE: f64 = 0.5;
 /// With a previous dump's own figures, this much on top (heap shapes drift).
 pub const HISTORY_SLACK: f64 = 1.10;
-/// The least a snapshot object costs (its entry, its id and its edges), for a history whose
-/// index names were overestimated.
-pub const MIN_BYTES_PER_OBJECT: f64 = 150.0;
+/// The least a snapshot object costs apart from its id-map entry (its snapshot entry, its
+/// edges, its share of the id map's table), for a history whose index names were
+/// overestimated.
+pub const MIN_BYTES_PER_OBJECT: f64 = 120.0;
 /// The writer's own memory: 32 MiB in flight and its buffers.
 pub const WRITER_BYTES: u64 = 48 << 20;
 
+/// One slot of V8's object-id map (`HeapObjectsMap`, heap-snapshot-generator.h): an
+/// `EntryInfo` of its `entries_` vector and an entry of its `base::HashMap` are 24 bytes each.
+const ID_MAP_SLOT: u64 = 24;
+
+/// The memory V8's object-id map holds for `objects` objects: one vector entry each (and one
+/// for the synthetic root), and a hash table whose power-of-two capacity doubles once it is
+/// 80% full (`TemplateHashMapImpl::InsertNew`: `occupancy + occupancy / 4 >= capacity`). The
+/// map outlives the snapshot, so that ids match across snapshots: the first dump of a process
+/// builds it, the next ones only add the objects it does not know (bench/MEMORY.md: this came
+/// to 0.95–1.00× what `releaseObjectIds()` freed).
+pub fn id_map_bytes(objects: u64) -> u64 {
+    if objects == 0 {
+        return 0;
+    }
+    let mut capacity = 8u64;
+    while objects + objects / 4 >= capacity {
+        capacity *= 2;
+    }
+    ID_MAP_SLOT * (objects + 1 + capacity)
+}
+
+/// What V8's object-id map grows by in a dump of `objects` objects, when it already holds
+/// `known` entries (`None`: no map, or none this process can vouch for).
+pub fn id_map_growth(objects: u64, known: Option<u64>) -> u64 {
+    id_map_bytes(objects).saturating_sub(id_map_bytes(known.unwrap_or(0)))
+}
+
+/// The share of [`id_map_growth`] a finished dump is known to have paid: the map's entries.
+/// Its first dump grows RSS by less than the whole map more than the next dump does (13–672
+/// MiB less on bench/MEMORY.md's rows, whose maps are 68–574 MiB): part of the hash table
+/// lands in memory the process had freed before the dump and RSS still counted. Crediting only
+/// the entries keeps the next prediction on the safe side of that.
+fn id_map_paid(objects: u64, known: Option<u64>) -> u64 {
+    let entries = |n: u64| if n == 0 { 0 } else { ID_MAP_SLOT * (n + 1) };
+    entries(objects).saturating_sub(entries(known.unwrap_or(0)))
+}
+
 /// What a finished dump teaches about the next one: its growth, apart from the index names,
-/// per snapshot object and per heap byte.
+/// per snapshot object (apart from the object-id map's entries it added too: the next dump
+/// may not have to build them) and per heap byte (as if it had built the whole map).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Learned {
     pub per_object: f64,
@@ -163,12 +204,16 @@ pub struct Learned {
 
 impl Learned {
     /// From a dump of `objects` objects in `heap` that grew RSS by `growth` bytes (counted
-    /// from the lower of the RSS before it and after its trim: where the next one starts).
-    pub fn from_dump(growth: u64, objects: u64, heap: Heap) -> Learned {
-        let rest = growth.saturating_sub(heap.index_bytes()) as f64;
+    /// from the lower of the RSS before it and after its trim: where the next one starts),
+    /// begun with `id_map` entries in V8's object-id map (see [`id_map_growth`]).
+    pub fn from_dump(growth: u64, objects: u64, heap: Heap, id_map: Option<u64>) -> Learned {
+        let rest = growth.saturating_sub(heap.index_bytes());
+        let own = rest.saturating_sub(id_map_paid(objects, id_map)) as f64;
+        // Without an object count (the JS engine) the map's size cannot be told.
+        let unbuilt = id_map_bytes(objects) - id_map_growth(objects, id_map);
         Learned {
-            per_object: (rest / objects.max(1) as f64).max(MIN_BYTES_PER_OBJECT),
-            per_heap_byte: rest / heap.used.max(1) as f64,
+            per_object: (own / objects.max(1) as f64).max(MIN_BYTES_PER_OBJECT),
+            per_heap_byte: (rest + unbuilt) as f64 / heap.used.max(1) as f64,
         }
     }
 }
@@ -185,12 +230,18 @@ pub fn worst_case(heap: Heap) -> u64 {
 }
 
 /// The predicted peak RSS growth of a dump of `objects` objects in `heap`, given what this
-/// process's previous dump taught (or nothing). Without history, the lower of two bounds that
-/// each hold for the worst shape measured: per object and per heap byte (`worst_case`). Both
-/// add the index names, which depend on the longest array, not on the object count.
-pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>) -> u64 {
+/// thread's previous dump taught (or nothing) and the entries V8's object-id map holds now
+/// (`id_map`, see [`id_map_growth`]). Without history, the lower of two bounds that each hold
+/// for the worst shape measured (first dumps, which build the id map): per object and per
+/// heap byte (`worst_case`). Both add the index names, which depend on the longest array, not
+/// on the object count.
+pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>, id_map: Option<u64>) -> u64 {
     match learned {
-        Some(l) => (objects as f64 * l.per_object * HISTORY_SLACK) as u64 + heap.index_bytes(),
+        Some(l) => {
+            (objects as f64 * l.per_object * HISTORY_SLACK) as u64
+                + heap.index_bytes()
+                + id_map_growth(objects, id_map)
+        }
         None => {
             let by_count = (objects as f64 * heap.default_bytes_per_object()
                 + heap.used as f64 * DEFAULT_PER_HEAP_BYTE) as u64
@@ -202,6 +253,105 @@ pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>) -> u64 {
                 by_count.min(worst_case(heap))
             }
         }
+    }
+}
+
+/// What a JS thread's dumps taught about its next one. Each JS thread (the main thread, each
+/// worker) has its own isolate, so its own heap shape and its own object-id map.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct History {
+    /// The last finished (or live-stopped) dump's figures.
+    pub learned: Option<Learned>,
+    /// The most entries V8's object-id map has held since this library last saw it dropped
+    /// (its memory stays allocated); `None`: no map, or one this library cannot vouch for.
+    pub id_map: Option<u64>,
+    /// Snapshots taken by something else on this thread (Node's own `v8.writeHeapSnapshot`,
+    /// an inspector session's), which add entries this library does not count.
+    pub foreign: u64,
+    /// `foreign` when the map was last dropped or rebuilt by a dump of this library: the
+    /// entries of later foreign snapshots are not known.
+    pub foreign_counted: u64,
+    /// Bumped whenever the map is dropped, so that a dump begun before does not record a map
+    /// that is gone.
+    pub epoch: u64,
+}
+
+impl History {
+    /// The map's entries a dump of `objects` objects begun with this history is credited as
+    /// already there, for [`Learned::from_dump`]: with foreign entries, all of them (what
+    /// this dump built cannot be told, so none of its growth is taken for the map).
+    pub fn known_before(&self, objects: u64) -> Option<u64> {
+        if self.foreign > self.foreign_counted {
+            Some(objects.max(self.id_map.unwrap_or(0)))
+        } else {
+            self.id_map
+        }
+    }
+}
+
+/// Every JS thread's [`History`].
+pub struct Histories(Mutex<Vec<(ThreadId, History)>>);
+
+impl Default for Histories {
+    fn default() -> Self {
+        Histories::new()
+    }
+}
+
+impl Histories {
+    pub const fn new() -> Histories {
+        Histories(Mutex::new(Vec::new()))
+    }
+
+    fn with<R>(&self, thread: ThreadId, f: impl FnOnce(&mut History) -> R) -> R {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = match all.iter().position(|(t, _)| *t == thread) {
+            Some(at) => at,
+            None => {
+                all.push((thread, History::default()));
+                all.len() - 1
+            }
+        };
+        f(&mut all[at].1)
+    }
+
+    /// `thread`'s history now.
+    pub fn of(&self, thread: ThreadId) -> History {
+        self.with(thread, |h| *h)
+    }
+
+    /// A dump of `objects` objects on `thread`, begun with the history `began`, has finished:
+    /// V8's id map now knows them, unless it was dropped since the dump began.
+    pub fn map_built(&self, thread: ThreadId, began: History, objects: u64) {
+        self.with(thread, |h| {
+            if h.epoch == began.epoch {
+                h.id_map = Some(objects.max(h.id_map.unwrap_or(0)));
+                // V8 dropped the dead entries at the end of this dump: the map holds this
+                // dump's objects, whoever added them first.
+                h.foreign_counted = h.foreign_counted.max(began.foreign);
+            }
+        });
+    }
+
+    /// What a dump on `thread` taught.
+    pub fn learn(&self, thread: ThreadId, learned: Learned) {
+        self.with(thread, |h| h.learned = Some(learned));
+    }
+
+    /// V8's id map of `thread` was dropped (`releaseObjectIds()`), or may have been (an
+    /// inspector session ended: V8's `V8HeapProfilerAgentImpl::disable` clears the ids).
+    pub fn forget_ids(&self, thread: ThreadId) {
+        self.with(thread, |h| {
+            h.id_map = None;
+            h.foreign_counted = h.foreign;
+            h.epoch += 1;
+        });
+    }
+
+    /// Something other than this library took a snapshot on `thread`: V8's id map may hold
+    /// entries this library did not count.
+    pub fn foreign_ids(&self, thread: ThreadId) {
+        self.with(thread, |h| h.foreign += 1);
     }
 }
 
@@ -559,7 +709,7 @@ mod tests {
             large_objects: 5_600_000,
             v8_major: 12,
         };
-        let needed = predict(1_443_582, service, None);
+        let needed = predict(1_443_582, service, None, None);
         assert!(needed > 1_154 << 20);
         assert!(!fits(needed, &h));
         // 300 bytes an object besides the index names measured last time.
@@ -567,11 +717,95 @@ mod tests {
             per_object: 300.0,
             per_heap_byte: 7.0,
         };
-        let again = predict(1_443_582, service, Some(learned));
+        let again = predict(1_443_582, service, Some(learned), Some(1_443_582));
         assert!(again > 1_154 << 20 && again < 1_400 << 20, "{again}");
         assert!(fits(worst_case(heap(10)), &h));
         assert!(!fits(worst_case(service), &h));
         assert_eq!(margin(100), 64 << 20);
+    }
+
+    #[test]
+    fn the_id_map_is_built_once() {
+        // 1.44 M objects: V8's table has 2^21 slots (it doubles at 1.68 M).
+        assert_eq!(id_map_bytes(1_443_582), 24 * (1_443_583 + (1 << 21)));
+        assert_eq!(id_map_bytes(0), 0);
+        assert_eq!(id_map_growth(1_000, Some(2_000)), 0);
+        assert_eq!(id_map_growth(1_000, None), id_map_bytes(1_000));
+        // A first dump's growth includes the map, which the next dump of the same heap has;
+        // the first is credited its entries only (24 bytes an object).
+        let h = heap(200);
+        let objects = 3_000_000u64;
+        let own = 250 * objects;
+        let table = id_map_bytes(objects) - 24 * (objects + 1);
+        let first = own + id_map_bytes(objects) + h.index_bytes();
+        let l = Learned::from_dump(first, objects, h, None);
+        let expected = 250.0 + table as f64 / objects as f64;
+        assert!((l.per_object - expected).abs() < 0.01, "{l:?}");
+        let again = predict(objects, h, Some(l), Some(objects));
+        let expected = (objects as f64 * expected * HISTORY_SLACK) as u64 + h.index_bytes();
+        assert!(again.abs_diff(expected) < 1 << 10, "{again} {expected}");
+        // Once the map is dropped (releaseObjectIds(), an inspector session's end), it is
+        // built again.
+        let rebuilt = predict(objects, h, Some(l), None);
+        assert!(rebuilt.abs_diff(again + id_map_bytes(objects)) < 1 << 10);
+        // 10% more objects than the map knows: only they are added.
+        let more = predict(objects * 11 / 10, h, Some(l), Some(objects));
+        let added = id_map_bytes(objects * 11 / 10) - id_map_bytes(objects);
+        assert!(more > again + added && more < rebuilt, "{more}");
+        // The second dump, which built no map, teaches what it grew; per heap byte, both
+        // count the whole map (the JS engine has no object count).
+        let second = Learned::from_dump(own + h.index_bytes(), objects, h, Some(objects));
+        assert!((second.per_object - 250.0).abs() < 0.01);
+        assert!((second.per_heap_byte - l.per_heap_byte).abs() < 0.01);
+        let per_heap = (own + id_map_bytes(objects)) as f64 / h.used as f64;
+        assert!((l.per_heap_byte - per_heap).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_dropped_map_is_not_recorded_by_a_dump_begun_before() {
+        let all = Histories::new();
+        let (main, worker) = (
+            std::thread::current().id(),
+            std::thread::spawn(|| std::thread::current().id())
+                .join()
+                .unwrap(),
+        );
+        let began = all.of(main);
+        all.map_built(main, began, 1_000);
+        assert_eq!(all.of(main).id_map, Some(1_000));
+        assert_eq!(all.of(worker), History::default(), "each thread its own");
+        // A smaller heap later: the map's memory stays at its most.
+        all.map_built(main, all.of(main), 600);
+        assert_eq!(all.of(main).id_map, Some(1_000));
+        // Released while a dump was still finishing: that dump's map is not recorded.
+        let began = all.of(main);
+        all.forget_ids(main);
+        all.map_built(main, began, 2_000);
+        assert_eq!(all.of(main).id_map, None);
+        let l = Learned {
+            per_object: 100.0,
+            per_heap_byte: 2.0,
+        };
+        all.learn(main, l);
+        assert_eq!(all.of(main).learned, Some(l));
+        assert_eq!(all.of(worker).learned, None);
+        // A snapshot by something else: the next dump is credited no map growth; once that
+        // dump has rebuilt the map, the one after is credited again.
+        let began = all.of(main);
+        all.map_built(main, began, 1_000);
+        assert_eq!(all.of(main).known_before(1_200), Some(1_000));
+        all.foreign_ids(main);
+        let began = all.of(main);
+        assert_eq!(began.known_before(1_200), Some(1_200));
+        all.map_built(main, began, 1_200);
+        assert_eq!(all.of(main).known_before(1_300), Some(1_200));
+        // ... unless another came while that dump ran.
+        let began = all.of(main);
+        all.foreign_ids(main);
+        all.map_built(main, began, 1_300);
+        assert_eq!(all.of(main).known_before(1_400), Some(1_400));
+        all.forget_ids(main);
+        assert_eq!(all.of(main).known_before(1_400), None);
     }
 
     #[test]
@@ -585,10 +819,10 @@ mod tests {
         };
         let measured = 876u64 << 20;
         assert!(worst_case(h) > measured);
-        assert!(predict(53_000, h, None) > measured);
+        assert!(predict(53_000, h, None, None) > measured);
         // Learned on it, the next dump of the same heap is predicted within +10%.
-        let learned = Learned::from_dump(measured, 53_000, h);
-        let again = predict(53_000, h, Some(learned));
+        let learned = Learned::from_dump(measured, 53_000, h, None);
+        let again = predict(53_000, h, Some(learned), Some(53_000));
         assert!(again > measured && again < measured * 11 / 10, "{again}");
         // Without large objects only the regular arrays' 16 K names are counted.
         assert_eq!(heap(11).index_names(), REGULAR_ARRAY_SLOTS);
@@ -607,10 +841,10 @@ mod tests {
             used: 86 << 20,
             ..unknown
         };
-        assert!(predict(objects, unknown, None) > predict(objects, known, None));
-        assert_eq!(predict(objects, known, None), worst_case(known));
+        assert!(predict(objects, unknown, None, None) > predict(objects, known, None, None));
+        assert_eq!(predict(objects, known, None, None), worst_case(known));
         // A heap of long strings: few objects, the count is the lower bound.
-        assert!(predict(180_000, heap(500), None) < worst_case(heap(500)));
+        assert!(predict(180_000, heap(500), None, None) < worst_case(heap(500)));
     }
 
     #[test]
@@ -621,10 +855,10 @@ mod tests {
             ..old
         };
         let unknown = Heap { v8_major: 0, ..old };
-        assert!(predict(3_000_000, new, None) > predict(3_000_000, old, None));
+        assert!(predict(3_000_000, new, None, None) > predict(3_000_000, old, None, None));
         assert_eq!(
-            predict(3_000_000, new, None),
-            predict(3_000_000, unknown, None)
+            predict(3_000_000, new, None, None),
+            predict(3_000_000, unknown, None, None)
         );
     }
 
