@@ -303,16 +303,17 @@ export interface DuplicatedString {
 /**
  * Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
  * a heap walk on the JS thread, no snapshot); without it, the prediction comes from the heap's
- * size and this process's previous dump.
+ * size and this thread's previous dump.
  */
 export declare function estimateDump(count: boolean): DumpEstimate
 
 /**
- * Marks this thread's V8 object-id map as not known any more: an inspector session ended
- * (V8 clears the ids when a session's heap profiler agent is disabled), so the next dump
- * may have to build the whole map again.
+ * Marks this thread's V8 object-id map (with `all_threads`, every thread's: a worker's
+ * `connectToMainThread()` session is the main thread's) as not known any more: an inspector
+ * session ended (V8 clears the ids when a session's heap profiler agent is disabled), so the
+ * next dump may have to build the whole map again.
  */
-export declare function forgetObjectIds(): void
+export declare function forgetObjectIds(allThreads?: boolean | undefined | null): void
 
 /** A size as every line of this project prints it (`114.8 MiB`). */
 export declare function formatBytes(bytes: number): string
@@ -468,9 +469,10 @@ export interface NativeSymbol {
 
 /**
  * Notes that something else takes a snapshot on this thread (Node's own API, an inspector
- * session): V8's id map gets entries the memory model does not count.
+ * session; with `all_threads`, a `connectToMainThread()` session, on every thread): V8's id
+ * map gets entries the memory model does not count.
  */
-export declare function objectIdsUsedElsewhere(): void
+export declare function objectIdsUsedElsewhere(allThreads?: boolean | undefined | null): void
 
 /** Removes this isolate's near-heap-limit dump; `false` if none was installed. */
 export declare function offNearHeapLimit(): boolean
@@ -487,7 +489,7 @@ export interface PathStep {
 
 /**
  * The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
- * peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
+ * peak RSS growth of a dump of `objects` objects in `heap`, after the thread's previous dump
  * `previous` (or none), the id map as that dump left it.
  */
 export declare function predictDumpPeak(objects: number, heap: ModelHeap, previous?: ModelDump | undefined | null): number

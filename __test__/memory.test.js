@@ -415,14 +415,13 @@ test('releaseObjectIds(): RSS comes back to its level before the dump, and the n
       const first = await heapsnap.snapshot({ dir: '.', sidecar: false });
       await sleep(2000);
       const after = process.memoryUsage.rss();
+      // The memory check, from the same lesson: with the map kept the next dump does not build
+      // it; once it is dropped, it does (the counting pass gives its garbage back at once).
+      const kept = await heapsnap.estimate({ count: true });
       const freed = heapsnap.releaseObjectIds();
       const released = process.memoryUsage.rss();
-      // The memory check: once the map is dropped, the next dump builds it again; once that
-      // dump has built it, the one after does not.
       const rebuilt = await heapsnap.estimate({ count: true });
       const second = await heapsnap.snapshot({ dir: '.', sidecar: false });
-      await sleep(500); // the dump's lesson is learned after its trim, on a Rust thread
-      const kept = await heapsnap.estimate({ count: true });
       console.log(JSON.stringify({ before, after, freed, released, kept, rebuilt, first: first.path, second: second.path }));
     })();
   `,
@@ -442,21 +441,25 @@ test('releaseObjectIds(): RSS comes back to its level before the dump, and the n
   )
   assert.equal(countIn(out.second, 'Item'), 1_200_000, 'the dump after the release holds every Item')
   // The prediction counts the id map as the kernel does: once the map is dropped, the next
-  // dump is predicted to need at least what dropping it gave back (and not wildly more: the
-  // two predictions come from two dumps' lessons, which differ a little).
+  // dump is predicted to need what dropping it gave back.
   const added = out.rebuilt.predictedPeakBytes - out.kept.predictedPeakBytes
   t.diagnostic(
     `predicted ${mib(out.kept.predictedPeakBytes)} MiB with the id map kept, ${mib(out.rebuilt.predictedPeakBytes)} MiB ` +
       `after the release (+${mib(added)} MiB; ${out.kept.objectCount} objects)`,
   )
   assert.ok(
-    added > 0.9 * out.freed && added < 2 * out.freed,
+    added > 0.8 * out.freed && added < 1.25 * out.freed,
     `the id map: +${mib(added)} MiB predicted, ${mib(out.freed)} MiB freed`,
   )
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test("an inspector session's end counts as dropping V8's object ids (V8 clears them): the next dump's prediction builds the id map again", () => {
+test("an inspector session's end counts as dropping V8's object ids (V8 clears them): the next dump's prediction builds the id map again", (t) => {
+  const caps = require(ROOT).capabilities()
+  if (process.platform !== 'linux' || caps.engine !== 'native') {
+    t.skip(`needs Linux (RSS for the dump's lesson) and the native engine (${process.platform}, ${caps.engine})`)
+    return
+  }
   const dir = tmpdir('ids-session')
   const out = runNodeOk(
     `

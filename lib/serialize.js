@@ -103,7 +103,7 @@ function installGuards() {
   // Node's own snapshots also add to V8's id map, which the memory check counts.
   const foreignSnapshot = () => {
     settle()
-    binding.objectIdsUsedElsewhere()
+    binding.objectIdsUsedElsewhere(false)
   }
   hook(v8, 'writeHeapSnapshot', foreignSnapshot)
   hook(v8, 'getHeapSnapshot', foreignSnapshot)
@@ -112,6 +112,14 @@ function installGuards() {
   // ES modules that import these names from node:v8 / node:inspector see the hooked ones too.
   require('node:module').syncBuiltinESMExports?.()
 }
+
+/** HeapProfiler methods that add entries to V8's id map (a snapshot, or the allocation tracker's walk of the heap). */
+const FOREIGN_IDS = new Set([
+  'HeapProfiler.takeHeapSnapshot',
+  'HeapProfiler.startTrackingHeapObjects',
+  'HeapProfiler.stopTrackingHeapObjects',
+  'HeapProfiler.getHeapObjectId',
+])
 
 /** Counts connected sessions; settles before one connects or posts HeapProfiler.* . */
 function hookSessions(proto) {
@@ -123,8 +131,12 @@ function hookSessions(proto) {
       sessions++
     }
   }
+  const mainThread = Symbol('heapsnapMainThread')
   hook(proto, 'connect', onConnect)
-  hook(proto, 'connectToMainThread', onConnect)
+  hook(proto, 'connectToMainThread', function () {
+    onConnect.call(this)
+    this[mainThread] = true
+  })
   hook(proto, 'disconnect', function () {
     // The session's HeapProfiler agent stops tracking when it goes.
     if (tracking.has(this)) {
@@ -134,16 +146,19 @@ function hookSessions(proto) {
     if (this[connected]) {
       this[connected] = false
       sessions--
-      // V8 clears the object ids when a session's heap profiler agent is disabled: the next
-      // dump's memory check must count the id map it builds again.
-      binding.forgetObjectIds()
     }
+    // V8 clears the object ids when a session's heap profiler agent is disabled, at its end
+    // (sessions connected before this package loaded too): the next dump's memory check must
+    // count the id map it builds again. A worker's connectToMainThread() session is the main
+    // thread's, whose history this thread cannot name: every thread forgets.
+    binding.forgetObjectIds(this[mainThread] === true)
   })
   hook(proto, 'post', function (method) {
     if (typeof method !== 'string' || !method.startsWith('HeapProfiler.')) return
     settle()
-    if (method === 'HeapProfiler.disable') binding.forgetObjectIds()
-    if (method === 'HeapProfiler.takeHeapSnapshot') binding.objectIdsUsedElsewhere()
+    // The session's isolate: this thread's, or the main thread's (connectToMainThread).
+    if (method === 'HeapProfiler.disable') binding.forgetObjectIds(this[mainThread] === true)
+    if (FOREIGN_IDS.has(method)) binding.objectIdsUsedElsewhere(this[mainThread] === true)
     if (method === 'HeapProfiler.startTrackingHeapObjects' && !tracking.has(this)) {
       tracking.add(this)
       trackingCount++

@@ -260,6 +260,9 @@ struct Feed {
     trace: bool,
     /// When generation ended (the JS thread is free from here on in a background dump).
     generated_at: Option<Instant>,
+    /// The JS thread that takes the dump, and its history when the dump began.
+    owner: std::thread::ThreadId,
+    began: History,
 }
 
 /// `HEAPSNAP_DEBUG_MEMORY=1`: trace RSS at every progress report of every dump.
@@ -303,6 +306,10 @@ impl v8::SnapshotOutput for Feed {
 
     fn generated(&mut self, nodes: Option<u64>) {
         self.generated_at = Some(Instant::now());
+        // On the JS thread, before the next dump can begin: V8's id map knows these objects.
+        if let Some(n) = nodes {
+            HISTORY.map_built(self.owner, self.began, n);
+        }
         self.peak.sample();
         if self.trace {
             let grown = memory::grown_since(self.rss_before);
@@ -383,9 +390,6 @@ fn after_dump(
     began: History,
 ) {
     let (peak, objects) = (stats.peak_rss_bytes, stats.object_count);
-    if let Some(n) = objects {
-        HISTORY.map_built(owner, began, n);
-    }
     std::thread::spawn(move || {
         os::malloc_trim();
         let (Some(peak), Some(objects)) = (peak, objects) else {
@@ -553,6 +557,8 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                 },
                 trace: memory_trace(),
                 generated_at: None,
+                owner,
+                began,
             };
             // What happens once serialization has ended, on whichever thread ran it. Touches
             // no V8 state: in a background dump V8's isolate may be going away meanwhile.
@@ -791,7 +797,7 @@ impl v8::SnapshotOutput for Counter {
 
 /// Predicts a dump's peak memory. With `count`, V8 counts the heap's objects first (a GC and
 /// a heap walk on the JS thread, no snapshot); without it, the prediction comes from the heap's
-/// size and this process's previous dump.
+/// size and this thread's previous dump.
 #[napi]
 pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
     let headroom = memory::headroom();
@@ -801,6 +807,8 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
     let predicted = if count {
         let mut counter = Counter { total: None };
         let _ = v8::take_snapshot(&mut counter);
+        // The counting pass's garbage goes back to the OS, as a dump's does.
+        os::malloc_trim();
         let total = counter.total.ok_or_else(|| {
             Error::from_reason(
                 "heapsnap: V8 did not report an object count (is the native engine active?)",
@@ -858,7 +866,7 @@ pub struct ModelDump {
 }
 
 /// The memory model every dump uses (src/core/memory.rs), for bench/memory.js: the predicted
-/// peak RSS growth of a dump of `objects` objects in `heap`, after the process's previous dump
+/// peak RSS growth of a dump of `objects` objects in `heap`, after the thread's previous dump
 /// `previous` (or none), the id map as that dump left it.
 #[napi]
 pub fn predict_dump_peak(objects: f64, heap: ModelHeap, previous: Option<ModelDump>) -> f64 {
@@ -895,17 +903,27 @@ pub fn release_object_ids() -> Result<f64> {
     Ok(before.saturating_sub(memory::rss_bytes().unwrap_or(before)) as f64)
 }
 
-/// Marks this thread's V8 object-id map as not known any more: an inspector session ended
-/// (V8 clears the ids when a session's heap profiler agent is disabled), so the next dump
-/// may have to build the whole map again.
+/// Marks this thread's V8 object-id map (with `all_threads`, every thread's: a worker's
+/// `connectToMainThread()` session is the main thread's) as not known any more: an inspector
+/// session ended (V8 clears the ids when a session's heap profiler agent is disabled), so the
+/// next dump may have to build the whole map again.
 #[napi]
-pub fn forget_object_ids() {
-    HISTORY.forget_ids(std::thread::current().id());
+pub fn forget_object_ids(all_threads: Option<bool>) {
+    if all_threads == Some(true) {
+        HISTORY.forget_all();
+    } else {
+        HISTORY.forget_ids(std::thread::current().id());
+    }
 }
 
 /// Notes that something else takes a snapshot on this thread (Node's own API, an inspector
-/// session): V8's id map gets entries the memory model does not count.
+/// session; with `all_threads`, a `connectToMainThread()` session, on every thread): V8's id
+/// map gets entries the memory model does not count.
 #[napi]
-pub fn object_ids_used_elsewhere() {
-    HISTORY.foreign_ids(std::thread::current().id());
+pub fn object_ids_used_elsewhere(all_threads: Option<bool>) {
+    if all_threads == Some(true) {
+        HISTORY.foreign_all();
+    } else {
+        HISTORY.foreign_ids(std::thread::current().id());
+    }
 }

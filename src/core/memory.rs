@@ -149,10 +149,10 @@ pub const DEFAULT_BYTES_PER_OBJECT_V8_14: f64 = 800.0;
 pub const DEFAULT_PER_HEAP_BYTE: f64 = 0.5;
 /// With a previous dump's own figures, this much on top (heap shapes drift).
 pub const HISTORY_SLACK: f64 = 1.10;
-/// The least a snapshot object costs apart from its id-map entry (its snapshot entry, its
-/// edges, its share of the id map's table), for a history whose index names were
-/// overestimated.
-pub const MIN_BYTES_PER_OBJECT: f64 = 120.0;
+/// The least a snapshot object costs apart from its id-map entry, for a history whose index
+/// names were overestimated: 150 bytes with it (its snapshot entry, its edges, its id), less
+/// the entry's 24.
+pub const MIN_BYTES_PER_OBJECT: f64 = 126.0;
 /// The writer's own memory: 32 MiB in flight and its buffers.
 pub const WRITER_BYTES: u64 = 48 << 20;
 
@@ -163,9 +163,9 @@ const ID_MAP_SLOT: u64 = 24;
 /// The memory V8's object-id map holds for `objects` objects: one vector entry each (and one
 /// for the synthetic root), and a hash table whose power-of-two capacity doubles once it is
 /// 80% full (`TemplateHashMapImpl::InsertNew`: `occupancy + occupancy / 4 >= capacity`). The
-/// map outlives the snapshot, so that ids match across snapshots: the first dump of a process
-/// builds it, the next ones only add the objects it does not know (bench/MEMORY.md: this came
-/// to 0.95–1.00× what `releaseObjectIds()` freed).
+/// map outlives the snapshot, so that ids match across snapshots: the first dump of an
+/// isolate builds it, the next ones only add the objects it does not know (2.44 M objects:
+/// 152 MiB, where `releaseObjectIds()` freed 154 MiB; `__test__/memory.test.js`).
 pub fn id_map_bytes(objects: u64) -> u64 {
     if objects == 0 {
         return 0;
@@ -178,16 +178,17 @@ pub fn id_map_bytes(objects: u64) -> u64 {
 }
 
 /// What V8's object-id map grows by in a dump of `objects` objects, when it already holds
-/// `known` entries (`None`: no map, or none this process can vouch for).
+/// `known` entries (`None`: no map, or none this library can vouch for).
 pub fn id_map_growth(objects: u64, known: Option<u64>) -> u64 {
     id_map_bytes(objects).saturating_sub(id_map_bytes(known.unwrap_or(0)))
 }
 
-/// The share of [`id_map_growth`] a finished dump is known to have paid: the map's entries.
-/// Its first dump grows RSS by less than the whole map more than the next dump does (13–672
-/// MiB less on bench/MEMORY.md's rows, whose maps are 68–574 MiB): part of the hash table
-/// lands in memory the process had freed before the dump and RSS still counted. Crediting only
-/// the entries keeps the next prediction on the safe side of that.
+/// The share of [`id_map_growth`] a finished dump is credited with: the map's entries. How
+/// much more a first dump grows RSS than the next one does not follow the map's size
+/// (bench/MEMORY.md, "The id map": memory the process freed before the first dump, which RSS
+/// still counted, absorbs part of it, and other costs vary between dumps); crediting the
+/// whole map put one row at 0.82× the next dump's peak, crediting its entries keeps every row
+/// at 0.94× or more.
 fn id_map_paid(objects: u64, known: Option<u64>) -> u64 {
     let entries = |n: u64| if n == 0 { 0 } else { ID_MAP_SLOT * (n + 1) };
     entries(objects).saturating_sub(entries(known.unwrap_or(0)))
@@ -257,7 +258,11 @@ pub fn predict(objects: u64, heap: Heap, learned: Option<Learned>, id_map: Optio
 }
 
 /// What a JS thread's dumps taught about its next one. Each JS thread (the main thread, each
-/// worker) has its own isolate, so its own heap shape and its own object-id map.
+/// worker) has its own isolate, so its own heap shape and its own object-id map. Not seen:
+/// snapshots taken before this library loaded, by Node's `--heapsnapshot-signal` or
+/// `--heapsnapshot-near-heap-limit`, or of a worker from its parent (`worker.getHeapSnapshot()`):
+/// the next lesson may then credit up to 24 bytes an object of map the dump did not build
+/// (0.92× at worst on the lightest objects).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct History {
     /// The last finished (or live-stopped) dump's figures.
@@ -277,6 +282,13 @@ pub struct History {
 }
 
 impl History {
+    /// V8's id map was replaced by an empty one.
+    fn ids_dropped(&mut self) {
+        self.id_map = None;
+        self.foreign_counted = self.foreign;
+        self.epoch += 1;
+    }
+
     /// The map's entries a dump of `objects` objects begun with this history is credited as
     /// already there, for [`Learned::from_dump`]: with foreign entries, all of them (what
     /// this dump built cannot be told, so none of its growth is taken for the map).
@@ -341,17 +353,29 @@ impl Histories {
     /// V8's id map of `thread` was dropped (`releaseObjectIds()`), or may have been (an
     /// inspector session ended: V8's `V8HeapProfilerAgentImpl::disable` clears the ids).
     pub fn forget_ids(&self, thread: ThreadId) {
-        self.with(thread, |h| {
-            h.id_map = None;
-            h.foreign_counted = h.foreign;
-            h.epoch += 1;
-        });
+        self.with(thread, History::ids_dropped);
+    }
+
+    /// [`Histories::forget_ids`] for every thread.
+    pub fn forget_all(&self) {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, h) in all.iter_mut() {
+            h.ids_dropped();
+        }
     }
 
     /// Something other than this library took a snapshot on `thread`: V8's id map may hold
     /// entries this library did not count.
     pub fn foreign_ids(&self, thread: ThreadId) {
         self.with(thread, |h| h.foreign += 1);
+    }
+
+    /// [`Histories::foreign_ids`] for every thread.
+    pub fn foreign_all(&self) {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, h) in all.iter_mut() {
+            h.foreign += 1;
+        }
     }
 }
 
@@ -806,6 +830,11 @@ mod tests {
         assert_eq!(all.of(main).known_before(1_400), Some(1_400));
         all.forget_ids(main);
         assert_eq!(all.of(main).known_before(1_400), None);
+        // A worker's session on the main thread: every thread forgets.
+        all.map_built(main, all.of(main), 1_000);
+        all.map_built(worker, all.of(worker), 50);
+        all.forget_all();
+        assert_eq!((all.of(main).id_map, all.of(worker).id_map), (None, None));
     }
 
     #[test]
