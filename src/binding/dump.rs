@@ -898,7 +898,7 @@ pub fn release_object_ids() -> Result<f64> {
             "heapsnap: V8's object ids cannot be released here (HeapProfiler::ClearObjectIds is missing, or a snapshot is being taken)",
         ));
     }
-    HISTORY.forget_ids(std::thread::current().id());
+    HISTORY.forget_ids(Some(std::thread::current().id()));
     os::malloc_trim();
     Ok(before.saturating_sub(memory::rss_bytes().unwrap_or(before)) as f64)
 }
@@ -909,11 +909,7 @@ pub fn release_object_ids() -> Result<f64> {
 /// next dump may have to build the whole map again.
 #[napi]
 pub fn forget_object_ids(all_threads: Option<bool>) {
-    if all_threads == Some(true) {
-        HISTORY.forget_all();
-    } else {
-        HISTORY.forget_ids(std::thread::current().id());
-    }
+    HISTORY.forget_ids(this_thread_unless(all_threads));
 }
 
 /// Notes that something else takes a snapshot on this thread (Node's own API, an inspector
@@ -921,9 +917,10 @@ pub fn forget_object_ids(all_threads: Option<bool>) {
 /// map gets entries the memory model does not count.
 #[napi]
 pub fn object_ids_used_elsewhere(all_threads: Option<bool>) {
-    if all_threads == Some(true) {
-        HISTORY.foreign_all();
-    } else {
-        HISTORY.foreign_ids(std::thread::current().id());
-    }
+    HISTORY.foreign_ids(this_thread_unless(all_threads));
+}
+
+/// The calling thread, or with `all_threads` none (every thread).
+fn this_thread_unless(all_threads: Option<bool>) -> Option<std::thread::ThreadId> {
+    (all_threads != Some(true)).then(|| std::thread::current().id())
 }

@@ -350,32 +350,28 @@ impl Histories {
         self.with(thread, |h| h.learned = Some(learned));
     }
 
-    /// V8's id map of `thread` was dropped (`releaseObjectIds()`), or may have been (an
-    /// inspector session ended: V8's `V8HeapProfilerAgentImpl::disable` clears the ids).
-    pub fn forget_ids(&self, thread: ThreadId) {
-        self.with(thread, History::ids_dropped);
-    }
-
-    /// [`Histories::forget_ids`] for every thread.
-    pub fn forget_all(&self) {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for (_, h) in all.iter_mut() {
-            h.ids_dropped();
+    /// `f` on `thread`'s history; `None`: on every thread's.
+    fn each(&self, thread: Option<ThreadId>, f: impl Fn(&mut History)) {
+        match thread {
+            Some(t) => self.with(t, f),
+            None => {
+                let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                all.iter_mut().for_each(|(_, h)| f(h));
+            }
         }
     }
 
-    /// Something other than this library took a snapshot on `thread`: V8's id map may hold
-    /// entries this library did not count.
-    pub fn foreign_ids(&self, thread: ThreadId) {
-        self.with(thread, |h| h.foreign += 1);
+    /// V8's id map of `thread` (`None`: of every thread) was dropped (`releaseObjectIds()`),
+    /// or may have been (an inspector session ended: V8's `V8HeapProfilerAgentImpl::disable`
+    /// clears the ids).
+    pub fn forget_ids(&self, thread: Option<ThreadId>) {
+        self.each(thread, History::ids_dropped);
     }
 
-    /// [`Histories::foreign_ids`] for every thread.
-    pub fn foreign_all(&self) {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for (_, h) in all.iter_mut() {
-            h.foreign += 1;
-        }
+    /// Something other than this library took a snapshot on `thread` (`None`: on any thread):
+    /// V8's id map may hold entries this library did not count.
+    pub fn foreign_ids(&self, thread: Option<ThreadId>) {
+        self.each(thread, |h| h.foreign += 1);
     }
 }
 
@@ -803,7 +799,7 @@ mod tests {
         assert_eq!(all.of(main).id_map, Some(1_000));
         // Released while a dump was still finishing: that dump's map is not recorded.
         let began = all.of(main);
-        all.forget_ids(main);
+        all.forget_ids(Some(main));
         all.map_built(main, began, 2_000);
         assert_eq!(all.of(main).id_map, None);
         let l = Learned {
@@ -818,22 +814,22 @@ mod tests {
         let began = all.of(main);
         all.map_built(main, began, 1_000);
         assert_eq!(all.of(main).known_before(1_200), Some(1_000));
-        all.foreign_ids(main);
+        all.foreign_ids(Some(main));
         let began = all.of(main);
         assert_eq!(began.known_before(1_200), Some(1_200));
         all.map_built(main, began, 1_200);
         assert_eq!(all.of(main).known_before(1_300), Some(1_200));
         // ... unless another came while that dump ran.
         let began = all.of(main);
-        all.foreign_ids(main);
+        all.foreign_ids(Some(main));
         all.map_built(main, began, 1_300);
         assert_eq!(all.of(main).known_before(1_400), Some(1_400));
-        all.forget_ids(main);
+        all.forget_ids(Some(main));
         assert_eq!(all.of(main).known_before(1_400), None);
         // A worker's session on the main thread: every thread forgets.
         all.map_built(main, all.of(main), 1_000);
         all.map_built(worker, all.of(worker), 50);
-        all.forget_all();
+        all.forget_ids(None);
         assert_eq!((all.of(main).id_map, all.of(worker).id_map), (None, None));
     }
 

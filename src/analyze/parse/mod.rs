@@ -446,19 +446,9 @@ impl Parser<'_> {
                     // 64 bytes at a time while 80 can be looked at: every number that ends
                     // in them, when they hold only digits, ',' and '\n' (V8's layout).
                     while i + WINDOW + 16 <= buf.len() {
-                        let Some(window) = Window::at(&buf[i..i + WINDOW]) else {
+                        let Some((n, used)) = window_numbers(buf, i, &mut values) else {
                             break;
                         };
-                        let (mut n, mut used) = (0, 0);
-                        for (start, len) in window {
-                            if len > 15 {
-                                break;
-                            }
-                            let at = i + start;
-                            used = start + len + 1;
-                            values[n] = number_of(&buf[at..at + 16], len);
-                            n += 1;
-                        }
                         i += used;
                         if let Err(e) = sink(&values[..n]) {
                             stop = Some(Stop::Sink(e));
@@ -748,6 +738,26 @@ impl Parser<'_> {
     }
 }
 
+/// The numbers that end in the 64-byte window at `b[i..]` (16 more bytes must follow it), when
+/// it holds only digits, ',' and '\n' (V8's layout): how many were written to `values`, and
+/// the bytes up to the delimiter after the last of them (0: none ends there). `None`: the
+/// window holds something else.
+#[inline(always)]
+fn window_numbers(b: &[u8], i: usize, values: &mut [u64; WINDOW / 2]) -> Option<(usize, usize)> {
+    let window = Window::at(&b[i..i + WINDOW])?;
+    let (mut n, mut used) = (0, 0);
+    for (start, len) in window {
+        if len > 15 {
+            break;
+        }
+        let at = i + start;
+        used = start + len + 1;
+        values[n] = number_of(&b[at..at + 16], len);
+        n += 1;
+    }
+    Some((n, used))
+}
+
 /// The [`super::source::Predecode`] of V8's integer arrays, run on the reading thread: the
 /// numbers between a chunk's first and last delimiter, decoded as [`Parser::decode`] decodes
 /// them (64-byte windows, then byte by byte), when the chunk holds nothing but digits, ',' and
@@ -764,17 +774,7 @@ fn predecode(b: &[u8], out: &mut Vec<u64>) -> Option<(usize, usize)> {
     while i < b.len() {
         if digits == 0 {
             while i + WINDOW + 16 <= b.len() {
-                let window = Window::at(&b[i..i + WINDOW])?;
-                let (mut n, mut used) = (0, 0);
-                for (start, len) in window {
-                    if len > 15 {
-                        break;
-                    }
-                    let at = i + start;
-                    used = start + len + 1;
-                    values[n] = number_of(&b[at..at + 16], len);
-                    n += 1;
-                }
+                let (n, used) = window_numbers(b, i, &mut values)?;
                 out.extend_from_slice(&values[..n]);
                 if used == 0 {
                     break;
