@@ -146,6 +146,11 @@ fn history() -> History {
     HISTORY.of(std::thread::current().id())
 }
 
+/// The calling JS thread's environment is being torn down: its history goes.
+pub(crate) fn forget_thread() {
+    HISTORY.remove(std::thread::current().id());
+}
+
 /// The heap as the memory model sees it, read without JavaScript (None where V8's entry
 /// points are missing).
 fn heap_now() -> Option<Heap> {

@@ -78,6 +78,7 @@ pub fn register_environment(env: Env, info: String) -> Result<bool> {
         lock(&SLOTS).retain(|s| !Arc::ptr_eq(s, &slot));
         CURRENT.with(|c| c.borrow_mut().take());
         v8::near_heap_limit_remove();
+        super::dump::forget_thread();
     })?;
     Ok(found)
 }

@@ -350,6 +350,12 @@ impl Histories {
         self.with(thread, |h| h.learned = Some(learned));
     }
 
+    /// `thread`'s environment is gone (a worker exited): its history goes too.
+    pub fn remove(&self, thread: ThreadId) {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|(t, _)| *t != thread);
+    }
+
     /// `f` on `thread`'s history; `None`: on every thread's.
     fn each(&self, thread: Option<ThreadId>, f: impl Fn(&mut History)) {
         match thread {
@@ -831,6 +837,9 @@ mod tests {
         all.map_built(worker, all.of(worker), 50);
         all.forget_ids(None);
         assert_eq!((all.of(main).id_map, all.of(worker).id_map), (None, None));
+        // A worker that exits leaves nothing behind.
+        all.remove(worker);
+        assert_eq!(all.0.lock().unwrap().len(), 1);
     }
 
     #[test]
