@@ -212,8 +212,7 @@ impl Guard {
     /// estimate of the peak, once there is one.
     fn check(&mut self, total: u32, grown: u64, live: Option<u64>) -> bool {
         if self.predicted.is_none() {
-            let h = self.history;
-            let predicted = memory::predict(u64::from(total), self.heap, h.learned, h.id_map);
+            let predicted = self.history.predict(u64::from(total), self.heap);
             self.predicted = Some(predicted);
             if !memory::fits(predicted, &self.headroom) {
                 return self.refuse(predicted);
@@ -224,9 +223,8 @@ impl Guard {
         let needed = grown.max(live.unwrap_or(0));
         if !memory::fits(needed, &self.headroom) {
             if live.is_some_and(|l| l >= grown) {
-                let objects = u64::from(total);
-                let known = self.history.known_before(objects);
-                self.learned = Some(Learned::from_dump(needed, objects, self.heap, known));
+                let lesson = self.history.lesson(needed, u64::from(total), self.heap);
+                self.learned = Some(lesson);
             }
             return self.refuse(needed);
         }
@@ -403,10 +401,7 @@ fn after_dump(
         let floor = memory::rss_bytes().map_or(rss_before, |r| r.min(rss_before));
         let growth = (rss_before + peak).saturating_sub(floor);
         if let (true, Some(heap)) = (objects > 0 && growth > 0, heap) {
-            HISTORY.learn(
-                owner,
-                Learned::from_dump(growth, objects, heap, began.known_before(objects)),
-            );
+            HISTORY.learn(owner, began.lesson(growth, objects, heap));
         }
     });
 }
@@ -613,10 +608,9 @@ pub(crate) fn run(req: DumpRequest, wait: Wait) -> Option<std::result::Result<Ou
                     serialize_ms: Some(report.serialize_ms),
                     object_count: report.node_count,
                     predicted_peak_bytes: guard.and_then(|g| g.predicted).or_else(|| {
-                        report.node_count.map(|n| {
-                            let h = heap.unwrap_or_default();
-                            memory::predict(n, h, began.learned, began.id_map)
-                        })
+                        report
+                            .node_count
+                            .map(|n| began.predict(n, heap.unwrap_or_default()))
                     }),
                     peak_rss_bytes: (peak_rss > rss_before).then(|| peak_rss - rss_before),
                 };
@@ -820,7 +814,7 @@ pub fn estimate_dump(count: bool) -> Result<DumpEstimate> {
             )
         })?;
         object_count = Some(f64::from(total));
-        memory::predict(u64::from(total), heap, hist.learned, hist.id_map)
+        hist.predict(u64::from(total), heap)
     } else {
         memory::predict_by_size(heap, hist.learned)
     };

@@ -4,7 +4,7 @@
 //! is known and every dump is allowed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
 /// Where the tightest limit comes from.
@@ -174,7 +174,16 @@ pub fn id_map_bytes(objects: u64) -> u64 {
     while objects + objects / 4 >= capacity {
         capacity *= 2;
     }
-    ID_MAP_SLOT * (objects + 1 + capacity)
+    id_map_entries(objects) + ID_MAP_SLOT * capacity
+}
+
+/// The vector part of [`id_map_bytes`]: an entry per object and one for the synthetic root.
+fn id_map_entries(objects: u64) -> u64 {
+    if objects == 0 {
+        0
+    } else {
+        ID_MAP_SLOT * (objects + 1)
+    }
 }
 
 /// What V8's object-id map grows by in a dump of `objects` objects, when it already holds
@@ -190,8 +199,7 @@ pub fn id_map_growth(objects: u64, known: Option<u64>) -> u64 {
 /// whole map put one row at 0.82× the next dump's peak, crediting its entries keeps every row
 /// at 0.94× or more.
 fn id_map_paid(objects: u64, known: Option<u64>) -> u64 {
-    let entries = |n: u64| if n == 0 { 0 } else { ID_MAP_SLOT * (n + 1) };
-    entries(objects).saturating_sub(entries(known.unwrap_or(0)))
+    id_map_entries(objects).saturating_sub(id_map_entries(known.unwrap_or(0)))
 }
 
 /// What a finished dump teaches about the next one: its growth, apart from the index names,
@@ -289,10 +297,20 @@ impl History {
         self.epoch += 1;
     }
 
+    /// [`predict`] for a dump of `objects` objects in `heap` begun with this history.
+    pub fn predict(&self, objects: u64, heap: Heap) -> u64 {
+        predict(objects, heap, self.learned, self.id_map)
+    }
+
+    /// [`Learned::from_dump`] for a dump begun with this history that grew RSS by `growth`.
+    pub fn lesson(&self, growth: u64, objects: u64, heap: Heap) -> Learned {
+        Learned::from_dump(growth, objects, heap, self.known_before(objects))
+    }
+
     /// The map's entries a dump of `objects` objects begun with this history is credited as
     /// already there, for [`Learned::from_dump`]: with foreign entries, all of them (what
     /// this dump built cannot be told, so none of its growth is taken for the map).
-    pub fn known_before(&self, objects: u64) -> Option<u64> {
+    fn known_before(&self, objects: u64) -> Option<u64> {
         if self.foreign > self.foreign_counted {
             Some(objects.max(self.id_map.unwrap_or(0)))
         } else {
@@ -315,8 +333,13 @@ impl Histories {
         Histories(Mutex::new(Vec::new()))
     }
 
+    /// The list, whatever a panic elsewhere left in it.
+    fn all(&self) -> MutexGuard<'_, Vec<(ThreadId, History)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn with<R>(&self, thread: ThreadId, f: impl FnOnce(&mut History) -> R) -> R {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = self.all();
         let at = match all.iter().position(|(t, _)| *t == thread) {
             Some(at) => at,
             None => {
@@ -352,18 +375,14 @@ impl Histories {
 
     /// `thread`'s environment is gone (a worker exited): its history goes too.
     pub fn remove(&self, thread: ThreadId) {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        all.retain(|(t, _)| *t != thread);
+        self.all().retain(|(t, _)| *t != thread);
     }
 
     /// `f` on `thread`'s history; `None`: on every thread's.
     fn each(&self, thread: Option<ThreadId>, f: impl Fn(&mut History)) {
         match thread {
             Some(t) => self.with(t, f),
-            None => {
-                let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-                all.iter_mut().for_each(|(_, h)| f(h));
-            }
+            None => self.all().iter_mut().for_each(|(_, h)| f(h)),
         }
     }
 
@@ -839,7 +858,7 @@ mod tests {
         assert_eq!((all.of(main).id_map, all.of(worker).id_map), (None, None));
         // A worker that exits leaves nothing behind.
         all.remove(worker);
-        assert_eq!(all.0.lock().unwrap().len(), 1);
+        assert_eq!(all.all().len(), 1);
     }
 
     #[test]
