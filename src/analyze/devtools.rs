@@ -94,30 +94,35 @@ impl Classes {
     /// DevTools' rules. The graph's self sizes are changed (`calculateShallowSizes`); call
     /// before the dominators, with the edges and their names loaded.
     pub fn devtools(g: &mut Graph) -> Classes {
-        Classes::devtools_with(g, |_| ()).0
+        Classes::devtools_with(g, |_| (), |_, ()| ()).0
     }
 
-    /// [`Classes::devtools`], with `alongside` run on the other core while the names are
-    /// found (which only read the graph): it sees the graph with DevTools' shallow sizes.
-    pub fn devtools_with<R: Send>(
+    /// [`Classes::devtools`], with work of the caller's that only reads the graph put on the
+    /// cores' idle time: `early` after the owners of the shallow sizes, while the distances
+    /// are found on the other core (it sees the graph's own self sizes), and `alongside`, with
+    /// what `early` gave, on the other core while the names are found (it sees DevTools'
+    /// shallow sizes).
+    pub fn devtools_with<A: Send, R: Send>(
         g: &mut Graph,
-        alongside: impl FnOnce(&Graph) -> R + Send,
+        early: impl FnOnce(&Graph) -> A,
+        alongside: impl FnOnce(&Graph, A) -> R + Send,
     ) -> (Classes, R) {
         use super::prof::mark;
         let detached = propagate_dom_state(g);
         mark("devtools: dom state");
         // The distances and the owners of the shallow sizes only read the graph: one on each
         // core. (The distances do not depend on the self sizes the owners then move.)
-        let (owners, distance) = {
+        let (owners, distance, early) = {
             let g: &Graph = g;
             let detached = &detached;
             std::thread::scope(|scope| {
                 let distances = scope.spawn(move || calculate_distances(g));
                 let owners = shallow_size_owners(g, detached);
+                let early = early(g);
                 let distance = distances
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (owners, distance)
+                (owners, distance, early)
             })
         };
         // The owners' memory then holds the classes (written before: no page faults).
@@ -129,7 +134,7 @@ impl Classes {
         mark("devtools: shallow sizes, distances");
         let g: &Graph = g;
         std::thread::scope(|scope| {
-            let beside = scope.spawn(move || alongside(g));
+            let beside = scope.spawn(move || alongside(g, early));
             let (of, info) = calculate_object_names(g, &detached, spare);
             mark("devtools: object names");
             let mut classes = Classes {

@@ -113,11 +113,23 @@ impl Dominators {
     }
 }
 
-/// The retaining edges (by edge index), and how many retain each node (node `w`'s count at
-/// `w + 1`, as [`reverse_retaining`] takes them). The nodes are split in two halves by edge
-/// count, one on each core (the second half's counts are added to the first's; their array
-/// is returned too, for [`bigvec::filled_in`]).
-fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, Vec<u32>, Vec<u32>) {
+/// The retaining edges (by edge index, the first step of the dominators), and how many
+/// retain each node (node `w`'s count at `w + 1`, as [`reverse_retaining`] takes them). It
+/// only reads the graph, so a caller may find it next to other readers of it
+/// ([`retaining`]).
+pub struct Retaining {
+    ess: BitSet,
+    counts: Vec<u32>,
+    /// Memory for the depth-first parents (the second half's counts), when there is some.
+    spare: Vec<u32>,
+    devtools_rules: bool,
+}
+
+/// [`Retaining`]: on both cores with `parallel` (the nodes split in two halves by edge
+/// count, the second half's counts added to the first's and its array kept for
+/// [`bigvec::filled_in`]), else on the calling thread alone, for a caller that keeps the
+/// other core busy.
+pub fn retaining(g: &Graph, page: &[bool], devtools_rules: bool, parallel: bool) -> Retaining {
     let n = g.node_count();
     let edges = g.eto.len();
     // Edges from `nodes` marked in words from the word of their first edge on; counts added
@@ -142,8 +154,17 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
         }
         words
     };
-    let split = g.first_edge[..n].partition_point(|&f| (f as usize) < edges / 2);
     let mut retainers = bigvec::filled(n + 1, 0u32);
+    if !parallel {
+        let words = part(0..n, &mut retainers);
+        return Retaining {
+            ess: BitSet::from_words(words),
+            counts: retainers,
+            spare: Vec::new(),
+            devtools_rules,
+        };
+    }
+    let split = g.first_edge[..n].partition_point(|&f| (f as usize) < edges / 2);
     let (mut words, second, second_counts) = std::thread::scope(|scope| {
         let other = scope.spawn(move || {
             let mut counts = bigvec::filled(n + 1, 0u32);
@@ -167,7 +188,12 @@ fn essential_edges(g: &Graph, page: &[bool], devtools_rules: bool) -> (BitSet, V
         }
     }
     words.extend(second);
-    (BitSet::from_words(words), retainers, second_counts)
+    Retaining {
+        ess: BitSet::from_words(words),
+        counts: retainers,
+        spare: second_counts,
+        devtools_rules,
+    }
 }
 
 /// The retaining edges reversed, by node ordinal: the retainers of node `w` are
@@ -267,36 +293,32 @@ fn dfs(
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let page = page_owned(g, devtools_rules);
     mark("dom: page owned");
-    compute_from(g, page, devtools_rules, drop_edges)
+    let r = retaining(g, &page, devtools_rules, true);
+    drop(page);
+    mark("dom: essential edges");
+    compute_with(g, r, drop_edges)
 }
 
-/// [`compute`] once the page-owned marking (`page`, from [`page_owned`]) is known: the
-/// marking only reads the graph, so a caller may find it next to other readers of it.
-pub fn compute_from(
-    g: &mut Graph,
-    page: Vec<bool>,
-    devtools_rules: bool,
-    drop_edges: bool,
-) -> Dominators {
+/// [`compute`] once the retaining edges (`r`, from [`retaining`]) are known.
+pub fn compute_with(g: &mut Graph, r: Retaining, drop_edges: bool) -> Dominators {
     let n = g.node_count();
+    let Retaining {
+        ess,
+        counts: retainers,
+        spare: spare_counts,
+        devtools_rules,
+    } = r;
     // The edge names' column becomes the reverse graph's (as large as the retaining edges),
     // the node names' the depth-first numbers.
     let (mut spare, mut spare_names) = (Vec::new(), Vec::new());
     if drop_edges {
-        // The retaining edges need neither the edge names nor the node names and strings
-        // (only the page-owned marking reads names, of the root's children).
+        // From here on only the targets and `ess` are read (and, by the caller, the node
+        // counts, self sizes and ids).
         spare = std::mem::take(&mut g.ename);
         spare_names = std::mem::take(&mut g.name);
         g.drop_names();
-    }
-    let (ess, retainers, spare_counts) = essential_edges(g, &page, devtools_rules);
-    drop(page);
-    if drop_edges {
-        // From here on only the targets and `ess` are read (and, by the caller, the node
-        // counts, self sizes and ids).
         g.etype = Vec::new();
     }
-    mark("dom: essential edges");
 
     // Two passes over the edges, one on each core: the depth-first numbering from the root,
     // and the retaining edges reversed (by node ordinal: each node's retainers, as ordinals).

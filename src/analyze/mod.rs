@@ -121,27 +121,35 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
     }
 }
 
-/// [`classes_of`] and the dominators' page-owned marking, side by side on the two cores
-/// (the marking only reads the graph, and comes after DevTools' shallow sizes are applied).
-fn classes_and_page_owned(g: &mut Graph, opts: &Options) -> (Classes, Vec<bool>) {
-    let rules = opts.devtools_rules;
-    let mark = move |g: &Graph| {
-        let page = dominators::page_owned(g, rules);
+/// [`classes_of`] and the dominators' first steps (the page-owned marking and the retaining
+/// edges) on the cores' idle time beside it: both only read the graph, and neither depends on
+/// the self sizes DevTools' rules move.
+fn classes_and_retaining(g: &mut Graph, opts: &Options) -> (Classes, dominators::Retaining) {
+    if !opts.devtools_rules {
+        // Without DevTools' rules nothing is page owned and the names are quick: no work to
+        // put beside.
+        let cls = Classes::legacy(g);
+        let page = dominators::page_owned(g, false);
+        return (cls, dominators::retaining(g, &page, false, true));
+    }
+    let page_owned = |g: &Graph| {
+        let page = dominators::page_owned(g, true);
         prof::mark("dom: page owned");
         page
     };
-    if rules {
-        Classes::devtools_with(g, mark)
-    } else {
-        // Without DevTools' rules nothing is page owned: no work to put beside.
-        (Classes::legacy(g), mark(g))
-    }
+    let retaining = |g: &Graph, page: Vec<bool>| {
+        // One core: the names take the other.
+        let r = dominators::retaining(g, &page, true, false);
+        prof::mark("dom: essential edges");
+        r
+    };
+    Classes::devtools_with(g, page_owned, retaining)
 }
 
 /// The classes and the dominators of a graph whose edges stay (for retainer paths).
 fn classes_and_dominators(g: &mut Graph, opts: &Options) -> (Classes, dominators::Dominators) {
-    let (cls, page) = classes_and_page_owned(g, opts);
-    let dom = dominators::compute_from(g, page, opts.devtools_rules, false);
+    let (cls, r) = classes_and_retaining(g, opts);
+    let dom = dominators::compute_with(g, r, false);
     (cls, dom)
 }
 
@@ -157,13 +165,13 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let read_ms = ms(t);
     let t = Instant::now();
     bar.phase("dominators");
-    let (mut cls, page) = classes_and_page_owned(&mut g, opts);
+    let (mut cls, r) = classes_and_retaining(&mut g, opts);
     // Counts, shallow sizes and distances first: then the distances are freed before the
     // rest of the dominators.
     let rows = summary::rows(&g, &cls, |_| true);
     prof::mark("summary: counts, shallow sizes");
     cls.distance = None;
-    let dom = dominators::compute_from(&mut g, page, opts.devtools_rules, true);
+    let dom = dominators::compute_with(&mut g, r, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
