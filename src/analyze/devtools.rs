@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use super::bigvec;
 use super::bitset::BitSet;
 use super::graph::Graph;
+use crate::sys::os::prefetch;
 use rustc_hash::FxHashMap;
 
 /// The distance of a node no traversal reaches (DevTools' `#noDistance`).
@@ -441,9 +442,22 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
     let mut queue: VecDeque<u32> = VecDeque::new();
     let bfs = |queue: &mut VecDeque<u32>, dist: &mut Vec<i32>, pending: &mut HashSet<&'g str>| {
         while let Some(v) = queue.pop_front() {
+            // The nodes ahead in the queue are known: their rows and their targets' distances
+            // are loaded in steps, as the queue comes to them (where its edges start, 8 ahead;
+            // the edges, 4 ahead; the targets, 2 ahead).
+            if let Some(&a) = queue.get(8) {
+                prefetch(&g.first_edge, a as usize);
+            }
+            if let Some(&b) = queue.get(4) {
+                let first = g.first_edge[b as usize] as usize;
+                prefetch(&g.eto, first);
+                prefetch(&g.etype, first);
+            }
+            if let Some(&c) = queue.get(2) {
+                g.prefetch_targets(c as usize, dist);
+            }
             let v = v as usize;
             let d = dist[v] + 1;
-            g.prefetch_targets(v, dist);
             for e in g.edges(v) {
                 if g.etype[e] == g.ek.weak {
                     continue;
