@@ -376,7 +376,9 @@ function table(results, toolkit) {
       `${results.runs ?? 1} time(s) in turn; time is the wall time of the whole process, that of each tool's median run ` +
       '(every run in the last column), memory its highest peak RSS (VmHWM). Load = the 1/5/15-minute load average ' +
       "before each tool's first run (the machine is shared)." +
-      (results.unsetEnv?.length ? ` The children ran without ${results.unsetEnv.map((k) => `\`${k}\``).join(', ')} (set on this machine; Node reads the CA bundle it names at every start).` : ''),
+      (results.unsetEnv?.length
+        ? ` The children ran without ${results.unsetEnv.map((k) => `\`${k}\``).join(', ')} (set on this machine; Node reads the CA bundle it names at every start).`
+        : ''),
     '',
     '| file | nodes / edges | DevTools model time | DevTools peak RSS | heapsnap time | heapsnap peak RSS | speed-up | memory fraction | CPU time DevTools / heapsnap (ratio) | load (DevTools; heapsnap) | runs, s (DevTools; heapsnap) |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
