@@ -453,8 +453,10 @@ pub fn calculate_distances<'g>(g: &'g Graph) -> Vec<i32> {
                 prefetch(&g.eto, first);
                 prefetch(&g.etype, first);
             }
-            if let Some(&c) = queue.get(2) {
-                g.prefetch_targets(c as usize, dist);
+            match queue.get(2) {
+                Some(&c) => g.prefetch_targets(c as usize, dist),
+                // A narrow part of the graph: at least this node's targets.
+                None => g.prefetch_targets(v as usize, dist),
             }
             let v = v as usize;
             let d = dist[v] + 1;

@@ -293,30 +293,60 @@ fn dfs(
 pub fn compute(g: &mut Graph, devtools_rules: bool, drop_edges: bool) -> Dominators {
     let page = page_owned(g, devtools_rules);
     mark("dom: page owned");
+    // The retaining edges need neither the edge names nor the node names and strings (only
+    // the page-owned marking reads names, of the root's children): freed before they are found.
+    let spares = drop_edges.then(|| Spares::take(g));
     let r = retaining(g, &page, devtools_rules, true);
     drop(page);
     mark("dom: essential edges");
-    compute_with(g, r, drop_edges)
+    finish(g, r, spares)
 }
 
 /// [`compute`] once the retaining edges (`r`, from [`retaining`]) are known.
 pub fn compute_with(g: &mut Graph, r: Retaining, drop_edges: bool) -> Dominators {
+    let spares = drop_edges.then(|| Spares::take(g));
+    finish(g, r, spares)
+}
+
+/// The name columns of a graph whose edges are dropped: the edge names' memory becomes the
+/// reverse graph's (as large as the retaining edges), the node names' the depth-first numbers.
+struct Spares {
+    edge_names: Vec<u32>,
+    names: Vec<u32>,
+}
+
+impl Spares {
+    fn take(g: &mut Graph) -> Spares {
+        let spares = Spares {
+            edge_names: std::mem::take(&mut g.ename),
+            names: std::mem::take(&mut g.name),
+        };
+        g.drop_names();
+        spares
+    }
+}
+
+/// The dominators from the retaining edges; with `spares` (edges dropped) the graph's edge
+/// columns are freed as soon as they are no longer needed.
+fn finish(g: &mut Graph, r: Retaining, spares: Option<Spares>) -> Dominators {
     let n = g.node_count();
+    let drop_edges = spares.is_some();
     let Retaining {
         ess,
         counts: retainers,
         spare: spare_counts,
         devtools_rules,
     } = r;
-    // The edge names' column becomes the reverse graph's (as large as the retaining edges),
-    // the node names' the depth-first numbers.
-    let (mut spare, mut spare_names) = (Vec::new(), Vec::new());
+    let Spares {
+        edge_names: spare,
+        names: spare_names,
+    } = spares.unwrap_or(Spares {
+        edge_names: Vec::new(),
+        names: Vec::new(),
+    });
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
         // counts, self sizes and ids).
-        spare = std::mem::take(&mut g.ename);
-        spare_names = std::mem::take(&mut g.name);
-        g.drop_names();
         g.etype = Vec::new();
     }
 

@@ -121,16 +121,16 @@ fn classes_of(g: &mut Graph, opts: &Options) -> Classes {
     }
 }
 
-/// [`classes_of`] and the dominators' first steps (the page-owned marking and the retaining
-/// edges) on the cores' idle time beside it: both only read the graph, and neither depends on
-/// the self sizes DevTools' rules move.
-fn classes_and_retaining(g: &mut Graph, opts: &Options) -> (Classes, dominators::Retaining) {
+/// [`classes_of`] and, with DevTools' rules, the dominators' first steps (the page-owned
+/// marking and the retaining edges) on the cores' idle time beside it: both only read the
+/// graph, and neither depends on the self sizes DevTools' rules move. Without the rules the
+/// names are quick, so there is no idle time; `None`, and [`dominators_of`] takes every step.
+fn classes_and_retaining(
+    g: &mut Graph,
+    opts: &Options,
+) -> (Classes, Option<dominators::Retaining>) {
     if !opts.devtools_rules {
-        // Without DevTools' rules nothing is page owned and the names are quick: no work to
-        // put beside.
-        let cls = Classes::legacy(g);
-        let page = dominators::page_owned(g, false);
-        return (cls, dominators::retaining(g, &page, false, true));
+        return (Classes::legacy(g), None);
     }
     let page_owned = |g: &Graph| {
         let page = dominators::page_owned(g, true);
@@ -143,13 +143,27 @@ fn classes_and_retaining(g: &mut Graph, opts: &Options) -> (Classes, dominators:
         prof::mark("dom: essential edges");
         r
     };
-    Classes::devtools_with(g, page_owned, retaining)
+    let (cls, r) = Classes::devtools_with(g, page_owned, retaining);
+    (cls, Some(r))
+}
+
+/// The dominators, from the retaining edges when [`classes_and_retaining`] found them.
+fn dominators_of(
+    g: &mut Graph,
+    r: Option<dominators::Retaining>,
+    opts: &Options,
+    drop_edges: bool,
+) -> dominators::Dominators {
+    match r {
+        Some(r) => dominators::compute_with(g, r, drop_edges),
+        None => dominators::compute(g, opts.devtools_rules, drop_edges),
+    }
 }
 
 /// The classes and the dominators of a graph whose edges stay (for retainer paths).
 fn classes_and_dominators(g: &mut Graph, opts: &Options) -> (Classes, dominators::Dominators) {
     let (cls, r) = classes_and_retaining(g, opts);
-    let dom = dominators::compute_with(g, r, false);
+    let dom = dominators_of(g, r, opts, false);
     (cls, dom)
 }
 
@@ -171,7 +185,7 @@ pub fn summary(path: &Path, opts: &Options, bar: &Bar) -> Result<SummaryReport, 
     let rows = summary::rows(&g, &cls, |_| true);
     prof::mark("summary: counts, shallow sizes");
     cls.distance = None;
-    let dom = dominators::compute_with(&mut g, r, true);
+    let dom = dominators_of(&mut g, r, opts, true);
     let dominators_ms = ms(t);
     let t = Instant::now();
     bar.phase("aggregating");
