@@ -29,6 +29,9 @@
 //                            extraction against the measured peak (HEAPSNAP_DEBUG_MEMORY=1 in
 //                            the child; bench/memory-live-results.jsonl)
 //   --no-render              do not rewrite bench/MEMORY.md after the runs
+//   --one-dump               main rows with the first dump only (no second dump, so no history
+//                            column), traced as --live does; the row also goes to the live
+//                            results. For rows whose dumps take an hour each (Node 18, 500 MB)
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -122,7 +125,7 @@ async function child(config) {
   const first = await measuredDump(heapsnap, config.dir)
   await sleep(2000)
   const rssAfter2s = status().rss
-  const second = await measuredDump(heapsnap, config.dir)
+  const second = config.oneDump ? null : await measuredDump(heapsnap, config.dir)
   if (globalThis.memoryBenchHeap.length !== units) throw new Error('heap lost')
   return { units, buildMs, heapUsed, heap, first, rssAfter2s, second }
 }
@@ -163,6 +166,7 @@ function parseArgs(argv) {
     else if (k === '--release') a.release = true
     else if (k === '--live') a.live = true
     else if (k === '--no-render') a.render = false
+    else if (k === '--one-dump') a.oneDump = true
     else throw new Error(`unknown option ${k}`)
   }
   return a
@@ -237,7 +241,8 @@ function liveEstimates(stderr) {
 function runChild(bin, config, timeoutMs) {
   const oldSpace = Math.max(1024, Math.ceil(config.mb * 3 + 512))
   const args = ['--expose-gc', `--max-old-space-size=${oldSpace}`, __filename, '--child', JSON.stringify(config)]
-  const env = config.live ? { ...process.env, HEAPSNAP_DEBUG_MEMORY: '1' } : process.env
+  const traced = config.live || config.oneDump
+  const env = traced ? { ...process.env, HEAPSNAP_DEBUG_MEMORY: '1' } : process.env
   return new Promise((resolve) => {
     const p = spawn('nice', ['-n', '10', bin, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -248,7 +253,7 @@ function runChild(bin, config, timeoutMs) {
     p.on('close', (code, signal) => {
       clearTimeout(timer)
       const line = out.split('\n').find((l) => l.startsWith('MEMORY_RESULT '))
-      if (line && config.live) resolve({ ...JSON.parse(line.slice('MEMORY_RESULT '.length)), live: liveEstimates(err) })
+      if (line && traced) resolve({ ...JSON.parse(line.slice('MEMORY_RESULT '.length)), live: liveEstimates(err) })
       else if (line) resolve(JSON.parse(line.slice('MEMORY_RESULT '.length)))
       else resolve({ error: `exit ${code ?? signal}: ${(err || out).trim().split('\n').slice(-3).join(' | ')}` })
     })
@@ -286,7 +291,7 @@ async function main() {
           const bin = nodeBinary(major)
           const version = sh(bin, ['--version']).trim()
           const t0 = Date.now()
-          const r = await runChild(bin, { shape, mb, dir }, childTimeoutMs(major, mb))
+          const r = await runChild(bin, { shape, mb, dir, oneDump: opts.oneDump }, childTimeoutMs(major, mb))
           const row = {
             node: major,
             version,
@@ -299,6 +304,12 @@ async function main() {
           for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true })
           console.log(JSON.stringify(row))
           fs.appendFileSync(opts.results, JSON.stringify(row) + '\n')
+          // A one-dump row is also a live row: its first dump was traced.
+          if (opts.oneDump && !r.error && !readResults(LIVE_RESULTS).some((x) => key(x) === key(row))) {
+            const { node, shape: s, mb: m, units, heapUsed, heap, first, live } = row
+            const liveRow = { node, version, shape: s, mb: m, units, heapUsed, heap, dump: first, live }
+            fs.appendFileSync(LIVE_RESULTS, JSON.stringify(liveRow) + '\n')
+          }
         }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
@@ -377,7 +388,7 @@ function render(resultsFile) {
     const heap = r.heap || { heapUsed: r.heapUsed, largeObjectBytes: 0 }
     const modelFirst = predictDumpPeak(a.objects, heap, null)
     const learned = a.rssBefore + a.growth - Math.min(a.rssBefore, r.rssAfter2s)
-    const modelSecond = predictDumpPeak(b.objects, heap, { growth: learned, objects: a.objects, heap })
+    const modelSecond = b && predictDumpPeak(b.objects, heap, { growth: learned, objects: a.objects, heap })
     const cells = [
       r.version,
       r.shape,
@@ -388,9 +399,9 @@ function render(resultsFile) {
       mib(a.growth),
       mib(modelFirst),
       ratio(modelFirst, a.growth),
-      mib(b.growth),
+      mib(b && b.growth),
       mib(modelSecond),
-      ratio(modelSecond, b.growth),
+      ratio(modelSecond, b && b.growth),
       a.objects ? (a.growth / a.objects).toFixed(0) : '-',
       mib(r.rssAfter2s),
       mib(dumpWorstCase(heap)),
