@@ -310,6 +310,8 @@ pub fn compute_with(g: &mut Graph, r: Retaining, drop_edges: bool) -> Dominators
 
 /// The name columns of a graph whose edges are dropped: the edge names' memory becomes the
 /// reverse graph's (as large as the retaining edges), the node names' the depth-first numbers.
+/// Empty (the default) when the edges are kept.
+#[derive(Default)]
 struct Spares {
     edge_names: Vec<u32>,
     names: Vec<u32>,
@@ -340,10 +342,7 @@ fn finish(g: &mut Graph, r: Retaining, spares: Option<Spares>) -> Dominators {
     let Spares {
         edge_names: spare,
         names: spare_names,
-    } = spares.unwrap_or(Spares {
-        edge_names: Vec::new(),
-        names: Vec::new(),
-    });
+    } = spares.unwrap_or_default();
     if drop_edges {
         // From here on only the targets and `ess` are read (and, by the caller, the node
         // counts, self sizes and ids).
