@@ -306,8 +306,8 @@ async function main() {
           fs.appendFileSync(opts.results, JSON.stringify(row) + '\n')
           // A one-dump row is also a live row: its first dump was traced.
           if (opts.oneDump && !r.error && !readResults(LIVE_RESULTS).some((x) => key(x) === key(row))) {
-            const { node, shape: s, mb: m, units, heapUsed, heap, first, live } = row
-            const liveRow = { node, version, shape: s, mb: m, units, heapUsed, heap, dump: first, live }
+            const { units, heapUsed, heap, first: dump, live } = r
+            const liveRow = { node: major, version, shape, mb, units, heapUsed, heap, dump, live }
             fs.appendFileSync(LIVE_RESULTS, JSON.stringify(liveRow) + '\n')
           }
         }
